@@ -1,0 +1,40 @@
+/**
+ * The one error type the wrapper reports to its user.
+ *
+ * Anything thrown as a {@linkcode WrapperError} is printed as a single line
+ * (`process wrapper error: <message>`) and ends the run with a non-zero exit
+ * code; anything else is a bug and keeps its stack trace.
+ *
+ * @example
+ * ```ts
+ * import { WrapperError } from "./errors.ts";
+ * throw new WrapperError('flag "--subst" missing parameter(s)');
+ * ```
+ */
+export class WrapperError extends Error {
+  /** @param message what went wrong, naming the flag or file at fault */
+  constructor(message: string) {
+    super(message);
+    this.name = "WrapperError";
+  }
+}
+
+/**
+ * A short, stable description of an unknown thrown value, for one-line
+ * error messages (`Deno.errors.NotFound: No such file...` becomes
+ * `NotFound: No such file...`).
+ *
+ * @example
+ * ```ts
+ * import { describeError } from "./errors.ts";
+ * describeError(new Deno.errors.NotFound("gone")); // "NotFound: gone"
+ * ```
+ */
+export function describeError(error: unknown): string {
+  if (error instanceof WrapperError) return error.message;
+  if (error instanceof Error) {
+    const message = error.message.replace(/\s+/g, " ").trim();
+    return error.name && error.name !== "Error" ? `${error.name}: ${message}` : message;
+  }
+  return String(error);
+}

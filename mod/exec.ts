@@ -1,0 +1,131 @@
+/**
+ * Runs the child: spawns it with the planned argv and env, streams its
+ * stderr through {@linkcode pumpStderr}, kills it once metadata is out when
+ * asked to, forwards SIGTERM/SIGINT to it, and maps its end to an exit code.
+ *
+ * @module
+ */
+
+import { debug } from "./debug.ts";
+import { describeError, WrapperError } from "./errors.ts";
+import type { Options } from "./options.ts";
+import type { ChildPlan } from "./plan.ts";
+import { type ByteSink, pumpStderr } from "./stderr_pump.ts";
+
+/** How the child ended. */
+export interface ChildOutcome {
+  /** The exit code the wrapper should exit with. */
+  readonly code: number;
+  /** The wrapper killed the child after metadata was emitted. */
+  readonly stoppedAtMetadata: boolean;
+}
+
+const FORWARDED_SIGNALS = ["SIGTERM", "SIGINT"] as const;
+const SIGNAL_NUMBERS: Record<(typeof FORWARDED_SIGNALS)[number], number> = {
+  SIGTERM: 15,
+  SIGINT: 2,
+};
+
+/**
+ * Spawns the planned child and waits for it.
+ *
+ * @example
+ * ```ts
+ * import { runChild } from "./exec.ts";
+ * const plan = { executable: "/bin/true", args: [], env: {}, paramFiles: [] };
+ * const { code } = await runChild(plan, { rustcQuitOnRmeta: false });
+ * ```
+ *
+ * @throws {WrapperError} when an output file can't be opened, the child can't
+ * be started, or its stderr is not the JSON that `--rustc-output-format` expects.
+ */
+export async function runChild(
+  plan: ChildPlan,
+  options: Pick<
+    Options,
+    "stdoutFile" | "stderrFile" | "outputFile" | "rustcOutputFormat" | "rustcQuitOnRmeta"
+  >,
+): Promise<ChildOutcome> {
+  const opened: Deno.FsFile[] = [];
+  const open = (path: string | undefined, flag: string) => {
+    if (path === undefined) return undefined;
+    try {
+      const file = Deno.openSync(path, { write: true, create: true, truncate: true });
+      opened.push(file);
+      return file;
+    } catch (error) {
+      throw new WrapperError(`${flag} ${path}: cannot open for writing (${describeError(error)})`);
+    }
+  };
+  try {
+    const stdoutFile = open(options.stdoutFile, "--stdout-file");
+    const stderrFile = open(options.stderrFile, "--stderr-file");
+    const outputFile = open(options.outputFile, "--output-file");
+
+    debug(`child argv: ${JSON.stringify([plan.executable, ...plan.args])}`);
+    let child: Deno.ChildProcess;
+    try {
+      child = new Deno.Command(plan.executable, {
+        args: [...plan.args],
+        env: { ...plan.env },
+        clearEnv: true,
+        stdin: "inherit",
+        stdout: stdoutFile ? "piped" : "inherit",
+        stderr: "piped",
+      }).spawn();
+    } catch (error) {
+      throw new WrapperError(
+        `failed to spawn child process ${plan.executable}: ${describeError(error)}`,
+      );
+    }
+
+    let receivedSignal: number | undefined;
+    const handlers = FORWARDED_SIGNALS.map((signal) => {
+      const handler = () => {
+        receivedSignal ??= SIGNAL_NUMBERS[signal];
+        try {
+          child.kill(signal);
+        } catch {
+          // The child is already gone; nothing left to stop.
+        }
+      };
+      Deno.addSignalListener(signal, handler);
+      return [signal, handler] as const;
+    });
+
+    try {
+      const stdoutDone = stdoutFile ? child.stdout.pipeTo(stdoutFile.writable) : undefined;
+      if (stdoutFile) opened.splice(opened.indexOf(stdoutFile), 1); // pipeTo closes it.
+      const outcome = await pumpStderr(child.stderr, {
+        forward: (stderrFile ?? Deno.stderr) as ByteSink,
+        raw: outputFile,
+        format: options.rustcOutputFormat,
+        quitOnMetadata: options.rustcQuitOnRmeta,
+      });
+      if (outcome.stoppedAtMetadata) {
+        debug("metadata emitted: killing the child");
+        child.kill("SIGKILL");
+        await child.stderr.cancel().catch(() => {});
+      }
+      const status = await child.status;
+      await stdoutDone;
+      if (receivedSignal !== undefined) {
+        return { code: 128 + receivedSignal, stoppedAtMetadata: false };
+      }
+      if (outcome.stoppedAtMetadata) return { code: 0, stoppedAtMetadata: true };
+      const code = status.signal === null ? status.code : 1;
+      if (outcome.invalidLine !== undefined) {
+        const reason = `failed to process stderr: error parsing rustc output as json: ${
+          JSON.stringify(outcome.invalidLine.slice(0, 200))
+        }`;
+        if (code === 0) throw new WrapperError(reason);
+        debug(reason);
+      }
+      return { code, stoppedAtMetadata: false };
+    } finally {
+      for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+    }
+  } finally {
+    for (const file of opened) file.close();
+  }
+}

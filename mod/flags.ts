@@ -1,0 +1,161 @@
+/**
+ * The wrapper's flag grammar, as rules_rust's process wrapper defines it:
+ * `process_wrapper [--flag VALUE...]... -- CHILD [CHILD_ARGS...]`.
+ *
+ * Pure: no file system, no environment. Errors are {@linkcode WrapperError}s
+ * whose messages match the upstream wording ("unknown flag", "missing
+ * parameter(s)", "can only appear once").
+ *
+ * @module
+ */
+
+import { WrapperError } from "./errors.ts";
+
+/**
+ * How a flag takes its values: `single` once with exactly one value,
+ * `repeated` any number of times (values accumulate), `pair` a repeated flag
+ * whose accumulated values must number exactly two.
+ */
+export type FlagKind = "single" | "repeated" | "pair";
+
+/** One flag the wrapper accepts. */
+export interface FlagDefinition {
+  /** The flag as written on the command line, `--` included. */
+  readonly name: string;
+  /** How many values it takes and how often it may appear. */
+  readonly kind: FlagKind;
+  /** One line for `--help`. */
+  readonly help: string;
+}
+
+/** Every flag the wrapper accepts, in `--help` order. */
+export const FLAG_DEFINITIONS: readonly FlagDefinition[] = [
+  { name: "--arg-file", kind: "repeated", help: "File(s) of arguments appended to the child's." },
+  {
+    name: "--copy-output",
+    kind: "pair",
+    help: "SRC DST: copy SRC to DST after the child succeeds.",
+  },
+  {
+    name: "--copy-seed",
+    kind: "pair",
+    help:
+      "SEED DEST: seed the incremental directory DEST from the tree SEED before the child runs.",
+  },
+  { name: "--env-file", kind: "repeated", help: "File(s) of KEY=VALUE lines for the child's env." },
+  {
+    name: "--exit-early",
+    kind: "single",
+    help: "true: do the pre-child work (seeding) and exit 0 without running a child.",
+  },
+  { name: "--out-dir", kind: "single", help: "Set OUT_DIR=${pwd}/PATH and ${out_dir}=PATH." },
+  { name: "--output-file", kind: "single", help: "Log all unprocessed child stderr to this file." },
+  {
+    name: "--require-explicit-unstable-features",
+    kind: "single",
+    help: "true: append -Zallow-features= unless the child args already carry one.",
+  },
+  {
+    name: "--rustc-output-format",
+    kind: "single",
+    help: "json or rendered: process rustc's JSON diagnostics on stderr.",
+  },
+  {
+    name: "--rustc-quit-on-rmeta",
+    kind: "single",
+    help: "true: kill rustc once it has emitted metadata and report success.",
+  },
+  {
+    name: "--seed-min-mb",
+    kind: "single",
+    help: "Skip seeding when the seed holds fewer MiB than this (default 20).",
+  },
+  {
+    name: "--seed-prev-dir",
+    kind: "pair",
+    help: "PREV DEST: like --copy-seed, from the previous build's tree; missing PREV starts cold.",
+  },
+  {
+    name: "--seed-report",
+    kind: "single",
+    help: "Write a JSON report of what seeding did to this file.",
+  },
+  { name: "--stable-status-file", kind: "single", help: "Stamp {KEY} in env values from it." },
+  { name: "--stderr-file", kind: "single", help: "Redirect (processed) child stderr here." },
+  { name: "--stdout-file", kind: "single", help: "Redirect child stdout here." },
+  { name: "--subst", kind: "repeated", help: "KEY=VALUE: replace ${KEY} in args, env, params." },
+  { name: "--touch-file", kind: "single", help: "Create this file after the child succeeds." },
+  { name: "--volatile-status-file", kind: "single", help: "Stamp {KEY} in env values from it." },
+  {
+    name: "--write-unused-inputs",
+    kind: "pair",
+    help: "FILE INPUT: after the child succeeds, write INPUT to FILE (unused_inputs_list).",
+  },
+];
+
+const DEFINITIONS_BY_NAME: ReadonlyMap<string, FlagDefinition> = new Map(
+  FLAG_DEFINITIONS.map((definition) => [definition.name, definition]),
+);
+
+/** What the grammar makes of a command line. */
+export interface ParsedCommandLine {
+  /** `--help` was given: print {@linkcode helpText} and exit 0. */
+  readonly help: boolean;
+  /** Every flag given, with its values in command-line order. */
+  readonly flags: ReadonlyMap<string, readonly string[]>;
+  /** Everything after `--` (empty when there is no `--`). */
+  readonly child: readonly string[];
+}
+
+/**
+ * Parses the wrapper's command line (program name excluded).
+ *
+ * A flag takes all following arguments up to the next one that begins with
+ * `--`; `--` itself ends the wrapper's flags.
+ *
+ * @example
+ * ```ts
+ * import { parseCommandLine } from "./flags.ts";
+ * const parsed = parseCommandLine(["--copy-seed", "a", "b", "--", "rustc", "--version"]);
+ * parsed.flags.get("--copy-seed"); // ["a", "b"]
+ * parsed.child; // ["rustc", "--version"]
+ * ```
+ *
+ * @throws {WrapperError} on an unknown flag, a flag with no value, or a
+ * single flag given twice or with two values.
+ */
+export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
+  const flags = new Map<string, string[]>();
+  let index = 0;
+  while (index < argv.length) {
+    const flag = argv[index++];
+    if (flag === "--help") return { help: true, flags, child: [] };
+    if (flag === "--") return { help: false, flags, child: argv.slice(index) };
+    const definition = flag.startsWith("--") ? DEFINITIONS_BY_NAME.get(flag) : undefined;
+    if (definition === undefined) throw new WrapperError(`unknown flag "${flag}"`);
+    const start = index;
+    while (index < argv.length && !argv[index].startsWith("--")) index++;
+    const values = argv.slice(start, index);
+    if (values.length === 0) throw new WrapperError(`flag "${flag}" missing parameter(s)`);
+    const previous = flags.get(flag);
+    if (definition.kind === "single" && (values.length > 1 || previous !== undefined)) {
+      throw new WrapperError(`flag "${flag}" can only appear once`);
+    }
+    flags.set(flag, previous === undefined ? values : previous.concat(values));
+  }
+  return { help: false, flags, child: [] };
+}
+
+/**
+ * The `--help` text: usage and one line per flag.
+ *
+ * @example
+ * ```ts
+ * import { helpText } from "./flags.ts";
+ * helpText("process_wrapper").startsWith("Help for process_wrapper"); // true
+ * ```
+ */
+export function helpText(programName: string): string {
+  const lines = FLAG_DEFINITIONS.map((definition) => `\t${definition.name}\t${definition.help}`);
+  return `Help for ${programName}: [options] -- [extra arguments]\n${lines.join("\n")}\n`;
+}

@@ -1,0 +1,168 @@
+/**
+ * Plans the child invocation: reads env, arg, status and `@param` files
+ * through a {@linkcode PlanHost}, applies substitutions and stamping, and
+ * returns what to write and what to run. It writes nothing itself, so a bad
+ * input file leaves no partial output behind.
+ *
+ * @module
+ */
+
+import { describeError, WrapperError } from "./errors.ts";
+import { parseEnvFile, parseStatusFile, splitLogicalLines } from "./lines.ts";
+import type { Options, Substitution } from "./options.ts";
+import { bazelDirectories, resolveSubstitutions, stamp, substitute } from "./subst.ts";
+
+/** The reads a plan needs from the world, injected so planning can be tested without files. */
+export interface PlanHost {
+  /** The working directory (`${pwd}`). */
+  readonly cwd: string;
+  /** The wrapper's own environment. */
+  readonly env: Readonly<Record<string, string>>;
+  /** Reads a whole text file; throws when it can't. */
+  readTextFile(path: string): string;
+  /** Resolves a path through symlinks, or `undefined` when it does not exist. */
+  realPath(path: string): string | undefined;
+}
+
+/** A file the wrapper writes before starting the child. */
+export interface PlannedFile {
+  /** Where to write it. */
+  readonly path: string;
+  /** Its full content. */
+  readonly content: string;
+}
+
+/** Everything needed to start the child. */
+export interface ChildPlan {
+  /** The program to run (after substitution). */
+  readonly executable: string;
+  /** Its arguments: command line, then `--arg-file` lines, `@param`s rewritten. */
+  readonly args: readonly string[];
+  /** Its complete environment. */
+  readonly env: Readonly<Record<string, string>>;
+  /** The expanded `@param` files to write before the child starts. */
+  readonly paramFiles: readonly PlannedFile[];
+}
+
+const ALLOW_FEATURES_FLAG = "-Zallow-features=";
+
+/**
+ * Whether a child argument already sets the allowed unstable features
+ * (`-Zallow-features=...`, or `allow-features=...` after a separate `-Z`).
+ *
+ * @example
+ * ```ts
+ * import { isAllowFeaturesFlag } from "./plan.ts";
+ * isAllowFeaturesFlag("-Zallow-features=foo"); // true
+ * isAllowFeaturesFlag("-Zunstable-options"); // false
+ * ```
+ */
+export function isAllowFeaturesFlag(arg: string): boolean {
+  return arg.startsWith(ALLOW_FEATURES_FLAG) || arg.startsWith("allow-features=");
+}
+
+/**
+ * Builds the {@linkcode ChildPlan} for validated options.
+ *
+ * @example
+ * ```ts
+ * import { planChild } from "./plan.ts";
+ * import { parseCommandLine } from "./flags.ts";
+ * import { resolveOptions } from "./options.ts";
+ * const options = resolveOptions(parseCommandLine(["--subst", "pwd=${pwd}", "--", "rustc", "${pwd}/lib.rs"]));
+ * const host = { cwd: "/w", env: {}, readTextFile: () => "", realPath: () => undefined };
+ * planChild(options, host).args; // ["/w/lib.rs"]
+ * ```
+ *
+ * @throws {WrapperError} naming the flag and file that can't be read or parsed.
+ */
+export function planChild(options: Options, host: PlanHost): ChildPlan {
+  const substitutions = resolveSubstitutions(
+    options.substitutions,
+    bazelDirectories(host.cwd, host.realPath(`${host.cwd}/external`)),
+  );
+  if (options.outDir !== undefined) substitutions.push({ key: "out_dir", value: options.outDir });
+
+  const read = (flag: string, path: string) => {
+    try {
+      return host.readTextFile(path);
+    } catch (error) {
+      throw new WrapperError(`${flag} ${path}: cannot read file (${describeError(error)})`);
+    }
+  };
+
+  const fileArgs = options.argFiles.flatMap((path) => splitLogicalLines(read("--arg-file", path)));
+  const expander = new ParamExpander(substitutions, (path) => read("@param file", path));
+  const args = [...options.child, ...fileArgs].map((arg) => expander.rewrite(arg));
+  if (options.requireExplicitUnstableFeatures && !expander.sawAllowFeatures) {
+    args.push(ALLOW_FEATURES_FLAG);
+  }
+
+  const env: Record<string, string> = { ...host.env };
+  for (const path of options.envFiles) {
+    for (const [key, value] of parseEnvFile(read("--env-file", path), path)) env[key] = value;
+  }
+  if (options.outDir !== undefined) env.OUT_DIR = `${host.cwd}/${options.outDir}`;
+  const status = [
+    ...statusOf(options.stableStatusFile, "--stable-status-file", read),
+    ...statusOf(options.volatileStatusFile, "--volatile-status-file", read),
+  ];
+  for (const key of Object.keys(env)) env[key] = substitute(stamp(env[key], status), substitutions);
+
+  if (args.length === 0) {
+    throw new WrapperError("at least one argument after -- is required (the child process path)");
+  }
+  const [executable, ...rest] = args;
+  return { executable, args: rest, env, paramFiles: expander.files };
+}
+
+function statusOf(
+  path: string | undefined,
+  flag: string,
+  read: (flag: string, path: string) => string,
+): [string, string][] {
+  return path === undefined ? [] : parseStatusFile(read(flag, path), path);
+}
+
+/** Substitutes child arguments and expands `@param` files (recursively, inline). */
+class ParamExpander {
+  readonly files: PlannedFile[] = [];
+  sawAllowFeatures = false;
+
+  constructor(
+    private readonly substitutions: readonly Substitution[],
+    private readonly read: (path: string) => string,
+  ) {}
+
+  /** Returns the argument the child gets in place of `arg`. */
+  rewrite(arg: string): string {
+    const substituted = substitute(arg, this.substitutions);
+    if (!substituted.startsWith("@")) {
+      this.sawAllowFeatures ||= isAllowFeaturesFlag(substituted);
+      return substituted;
+    }
+    const path = substituted.slice(1);
+    const lines: string[] = [];
+    this.expandInto(path, lines, []);
+    const expandedPath = `${path}.expanded`;
+    this.files.push({ path: expandedPath, content: lines.map((line) => line + "\n").join("") });
+    return `@${expandedPath}`;
+  }
+
+  private expandInto(path: string, out: string[], chain: readonly string[]): void {
+    if (chain.includes(path)) {
+      throw new WrapperError(
+        `@param file ${path} includes itself (${[...chain, path].join(" -> ")})`,
+      );
+    }
+    for (const line of splitLogicalLines(this.read(path))) {
+      const substituted = substitute(line, this.substitutions);
+      if (substituted.startsWith("@")) {
+        this.expandInto(substituted.slice(1), out, [...chain, path]);
+      } else {
+        this.sawAllowFeatures ||= isAllowFeaturesFlag(substituted);
+        out.push(substituted);
+      }
+    }
+  }
+}

@@ -1,0 +1,223 @@
+/**
+ * Seeding: puts a copy of a previous incremental tree into place before rustc
+ * runs, by hard links where the file system allows and copies where it does
+ * not. Never fatal: any failure is reported in one line, what was partly
+ * seeded is removed, and rustc starts cold. The seed itself is never written.
+ *
+ * @module
+ */
+
+import { debug } from "./debug.ts";
+import { describeError } from "./errors.ts";
+import type { PathPair } from "./options.ts";
+import { planSeed, type SeedPlan, type SeedUser } from "./seed_plan.ts";
+import { isBelowThreshold, thresholdBytes } from "./threshold.ts";
+import { isDirectory, walkTree } from "./walk.ts";
+
+/** What seeding did, as `--seed-report` writes it. */
+export interface SeedReport {
+  /** `hardlink`, `copy` or `mixed` when files were seeded; else why not. */
+  mode: "hardlink" | "copy" | "mixed" | "skipped-threshold" | "cold-missing" | "failed";
+  /** The seed tree. */
+  source: string;
+  /** The directory seeded. */
+  destination: string;
+  /** Files seeded (fresh lock files included). */
+  files: number;
+  /** Of those, hard links. */
+  linked: number;
+  /** Of those, copies. */
+  copied: number;
+  /** Bytes seeded. */
+  bytes: number;
+  /** Bytes of regular files in the whole seed tree (what the threshold is checked against). */
+  source_bytes: number;
+  /** Directories created. */
+  directories: number;
+  /** rustc sessions seeded. */
+  sessions: number;
+  /** Wall time of the whole step, walk included. */
+  milliseconds: number;
+  /** The `--seed-min-mb` threshold in bytes. */
+  threshold_bytes: number;
+  /** Why seeding failed, or `null`. */
+  error: string | null;
+}
+
+/** How to seed. */
+export interface SeedRequest {
+  /** Seed tree and destination. */
+  readonly pair: PathPair;
+  /** `--seed-min-mb`. */
+  readonly minMb: number;
+  /** Whether a missing seed is expected (`--seed-prev-dir`) rather than worth a line. */
+  readonly missingIsExpected: boolean;
+  /** Who will run rustc on the result. */
+  readonly user: SeedUser;
+}
+
+const LINK_REFUSED = new Set(["EXDEV", "EPERM", "EMLINK", "ENOTSUP", "EOPNOTSUPP"]);
+
+/**
+ * Seeds `pair.destination` from `pair.source`. Never throws for seeding
+ * problems: they end in a report with mode `failed` and an empty destination.
+ *
+ * @example
+ * ```ts
+ * import { seedDirectory } from "./seed.ts";
+ * const report = seedDirectory({
+ *   pair: { source: "bazel-out/prev/lib.incr", destination: "lib.seed" },
+ *   minMb: 20,
+ *   missingIsExpected: true,
+ *   user: { uid: Deno.uid() ?? 0 },
+ * });
+ * console.log(report.mode);
+ * ```
+ */
+export function seedDirectory(request: SeedRequest): SeedReport {
+  const started = performance.now();
+  const { source, destination } = request.pair;
+  const report: SeedReport = {
+    mode: "cold-missing",
+    source,
+    destination,
+    files: 0,
+    linked: 0,
+    copied: 0,
+    bytes: 0,
+    source_bytes: 0,
+    directories: 0,
+    sessions: 0,
+    milliseconds: 0,
+    threshold_bytes: thresholdBytes(request.minMb),
+    error: null,
+  };
+  const finish = () => {
+    report.milliseconds = Math.round((performance.now() - started) * 1000) / 1000;
+    return report;
+  };
+
+  if (!isDirectory(source)) {
+    const line = `seed ${source} is not a directory: starting cold`;
+    if (request.missingIsExpected) debug(line);
+    else console.error(`process wrapper: ${line}`);
+    return finish();
+  }
+
+  const created: Created = { files: [], directories: [] };
+  try {
+    const walk = walkTree(source);
+    report.source_bytes = walk.totalBytes;
+    if (isBelowThreshold(walk.totalBytes, request.minMb)) {
+      report.mode = "skipped-threshold";
+      debug(
+        `seed ${source} holds ${walk.totalBytes} bytes, below ${report.threshold_bytes}: not seeding`,
+      );
+      ensureDirectory(destination, created);
+      return finish();
+    }
+    const plan = planSeed(walk, request.user);
+    materialize(source, destination, plan, created, report);
+    report.mode = report.copied === 0 ? "hardlink" : report.linked === 0 ? "copy" : "mixed";
+    debug(
+      `seeded ${destination} from ${source}: ${report.linked} linked, ${report.copied} copied`,
+    );
+  } catch (error) {
+    const cleanupError = removeCreated(created);
+    report.mode = "failed";
+    report.error = describeError(error);
+    report.files =
+      report.linked =
+      report.copied =
+      report.bytes =
+      report.directories =
+        0;
+    report.sessions = 0;
+    console.error(
+      `process wrapper: seeding ${destination} from ${source} failed (${report.error}); ` +
+        `starting cold${cleanupError ? `; cleanup also failed: ${cleanupError}` : ""}`,
+    );
+  }
+  return finish();
+}
+
+interface Created {
+  files: string[];
+  directories: string[];
+}
+
+function ensureDirectory(path: string, created: Created): void {
+  try {
+    Deno.mkdirSync(path);
+    created.directories.push(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.AlreadyExists && isDirectory(path))) throw error;
+  }
+}
+
+function materialize(
+  source: string,
+  destination: string,
+  plan: SeedPlan,
+  created: Created,
+  report: SeedReport,
+): void {
+  if (!isDirectory(destination)) Deno.mkdirSync(destination, { recursive: true });
+  for (const directory of plan.directories) {
+    ensureDirectory(`${destination}/${directory}`, created);
+    report.directories++;
+  }
+  for (const { file, method } of plan.files) {
+    const from = `${source}/${file.path}`;
+    const to = `${destination}/${file.path}`;
+    if (method === "link" && tryLink(from, to)) {
+      created.files.push(to);
+      report.linked++;
+    } else {
+      copyNew(from, to, created);
+      if (method === "writable-copy") Deno.chmodSync(to, file.mode | 0o200);
+      report.copied++;
+    }
+    report.bytes += file.size;
+  }
+  for (const lock of plan.freshLocks) {
+    const path = `${destination}/${lock}`;
+    Deno.writeFileSync(path, new Uint8Array(), { createNew: true, mode: 0o600 });
+    created.files.push(path);
+  }
+  report.files = report.linked + report.copied + plan.freshLocks.length;
+  report.sessions = plan.sessions;
+}
+
+/** Links `from` to `to`; `false` where the file system refuses links, so the caller copies. */
+function tryLink(from: string, to: string): boolean {
+  try {
+    Deno.linkSync(from, to);
+    return true;
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code !== undefined && LINK_REFUSED.has(code)) return false;
+    throw error;
+  }
+}
+
+/** Copies `from` to a `to` that must not exist yet: never clobber what is already there. */
+function copyNew(from: string, to: string, created: Created): void {
+  Deno.writeFileSync(to, new Uint8Array(), { createNew: true });
+  created.files.push(to);
+  Deno.copyFileSync(from, to);
+}
+
+function removeCreated(created: Created): string | undefined {
+  let failure: string | undefined;
+  for (const path of [...created.files.reverse(), ...created.directories.reverse()]) {
+    try {
+      Deno.removeSync(path);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) failure ??= `${path}: ${describeError(error)}`;
+    }
+  }
+  created.files = [];
+  created.directories = [];
+  return failure;
+}

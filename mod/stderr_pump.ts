@@ -1,0 +1,156 @@
+/**
+ * Streams a child's stderr to its destinations as it arrives: forwarded
+ * as-is, or line by line through {@linkcode classifyRustcLine}. Holds at most
+ * one incomplete line in memory, never the whole output.
+ *
+ * @module
+ */
+
+import type { RustcOutputFormat } from "./options.ts";
+import { classifyRustcLine } from "./rustc_json.ts";
+
+/** Where bytes go; `write` may write fewer bytes than given, as `Deno.FsFile` does. */
+export interface ByteSink {
+  /** Writes some of `bytes`, returning how many. */
+  write(bytes: Uint8Array): Promise<number>;
+}
+
+/**
+ * Writes all of `bytes` to `sink`.
+ *
+ * @example
+ * ```ts
+ * import { writeAll } from "./stderr_pump.ts";
+ * await writeAll(Deno.stderr, new TextEncoder().encode("hello\n"));
+ * ```
+ */
+export async function writeAll(sink: ByteSink, bytes: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) offset += await sink.write(bytes.subarray(offset));
+}
+
+/** How to pump one child's stderr. */
+export interface PumpOptions {
+  /** Where processed (or forwarded) output goes. */
+  readonly forward: ByteSink;
+  /** Where every raw byte is also copied (`--output-file`). */
+  readonly raw?: ByteSink;
+  /** Process rustc JSON diagnostics in this format; forward as-is when absent. */
+  readonly format?: RustcOutputFormat;
+  /** Stop at the metadata artifact notification (`--rustc-quit-on-rmeta`). */
+  readonly quitOnMetadata: boolean;
+}
+
+/** How pumping ended. */
+export interface PumpOutcome {
+  /** Stopped at the metadata notification; the rest of the stream was not read. */
+  readonly stoppedAtMetadata: boolean;
+  /** A line was not JSON: it and the rest were forwarded as-is. */
+  readonly invalidLine?: string;
+}
+
+const NEWLINE = 0x0a;
+
+/**
+ * Reads `stream` to its end (or to the metadata notification) and writes
+ * what the options ask for.
+ *
+ * @example
+ * ```ts
+ * import { pumpStderr } from "./stderr_pump.ts";
+ * const child = new Deno.Command("rustc", { args: ["--version"], stderr: "piped" }).spawn();
+ * await pumpStderr(child.stderr, { forward: Deno.stderr, quitOnMetadata: false });
+ * ```
+ */
+export async function pumpStderr(
+  stream: ReadableStream<Uint8Array>,
+  options: PumpOptions,
+): Promise<PumpOutcome> {
+  const reader = stream.getReader();
+  try {
+    if (options.format === undefined) {
+      await copyRest(reader, options);
+      return { stoppedAtMetadata: false };
+    }
+    return await processLines(reader, options, options.format);
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+async function copyRest(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  options: PumpOptions,
+): Promise<void> {
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return;
+    if (options.raw) await writeAll(options.raw, value);
+    await writeAll(options.forward, value);
+  }
+}
+
+async function processLines(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  options: PumpOptions,
+  format: RustcOutputFormat,
+): Promise<PumpOutcome> {
+  const decoder = new TextDecoder();
+  const encoder = new TextEncoder();
+  let partial: Uint8Array[] = [];
+  let partialLength = 0;
+
+  for (;;) {
+    const { done, value } = await reader.read();
+    // The last line may lack a newline; treat end of stream as one.
+    const chunk = done ? Uint8Array.of(NEWLINE) : value;
+    if (done && partialLength === 0) return { stoppedAtMetadata: false };
+    let printed = "";
+    let lineStart = 0;
+    for (let end = chunk.indexOf(NEWLINE); end >= 0; end = chunk.indexOf(NEWLINE, lineStart)) {
+      const lineBytes = joinBytes(partial, partialLength, chunk.subarray(lineStart, end));
+      partial = [];
+      partialLength = 0;
+      const line = decoder.decode(lineBytes);
+      const verdict = classifyRustcLine(line, format);
+      const consumed = done ? chunk.subarray(0, 0) : chunk.subarray(0, end + 1);
+      if (verdict.kind === "invalid") {
+        if (options.raw && !done) await writeAll(options.raw, chunk);
+        await writeAll(options.forward, encoder.encode(printed));
+        await writeAll(options.forward, lineBytes);
+        await writeAll(options.forward, done ? chunk.subarray(0, 0) : chunk.subarray(end));
+        if (!done) await copyRest(reader, options);
+        return { stoppedAtMetadata: false, invalidLine: line };
+      }
+      if (verdict.kind === "print") printed += verdict.text;
+      if (verdict.kind === "metadata" && options.quitOnMetadata) {
+        if (options.raw) await writeAll(options.raw, consumed);
+        await writeAll(options.forward, encoder.encode(printed));
+        return { stoppedAtMetadata: true };
+      }
+      lineStart = end + 1;
+    }
+    if (done) {
+      await writeAll(options.forward, encoder.encode(printed));
+      return { stoppedAtMetadata: false };
+    }
+    if (options.raw) await writeAll(options.raw, chunk);
+    if (printed !== "") await writeAll(options.forward, encoder.encode(printed));
+    if (lineStart < chunk.length) {
+      partial.push(chunk.slice(lineStart));
+      partialLength += chunk.length - lineStart;
+    }
+  }
+}
+
+function joinBytes(parts: Uint8Array[], length: number, last: Uint8Array): Uint8Array {
+  if (parts.length === 0) return last;
+  const joined = new Uint8Array(length + last.length);
+  let offset = 0;
+  for (const part of parts) {
+    joined.set(part, offset);
+    offset += part.length;
+  }
+  joined.set(last, offset);
+  return joined;
+}

@@ -1,0 +1,94 @@
+/**
+ * `${KEY}` substitution and `{KEY}` workspace-status stamping. Pure.
+ *
+ * @module
+ */
+
+import { dirname, join } from "node:path";
+import type { Substitution } from "./options.ts";
+
+/** Where Bazel keeps things, as seen from an action's working directory. */
+export interface BazelDirectories {
+  /** The action's working directory (`${pwd}`). */
+  readonly pwd: string;
+  /** Bazel's output base (`${output_base}`). */
+  readonly outputBase: string;
+  /** Bazel's exec root (`${exec_root}`). */
+  readonly execRoot: string;
+}
+
+/**
+ * Derives Bazel's directories from the working directory. The output base
+ * is the parent of `external/` when the working directory has one (resolved
+ * through its symlinks by the caller, hence `realExternal`), else two levels
+ * up (`<output_base>/execroot/<workspace>`).
+ *
+ * @example
+ * ```ts
+ * import { bazelDirectories } from "./subst.ts";
+ * bazelDirectories("/ob/execroot/_main", undefined).execRoot; // "/ob/execroot/_main"
+ * ```
+ */
+export function bazelDirectories(cwd: string, realExternal: string | undefined): BazelDirectories {
+  const outputBase = realExternal === undefined ? dirname(dirname(cwd)) : dirname(realExternal);
+  const workspace = cwd.slice(cwd.lastIndexOf("/") + 1);
+  return { pwd: cwd, outputBase, execRoot: join(outputBase, "execroot", workspace) };
+}
+
+/**
+ * Resolves the special `--subst` values `${pwd}`, `${output_base}` and
+ * `${exec_root}`; any other value is kept as written.
+ *
+ * @example
+ * ```ts
+ * import { resolveSubstitutions } from "./subst.ts";
+ * const dirs = { pwd: "/w", outputBase: "/ob", execRoot: "/ob/execroot/w" };
+ * resolveSubstitutions([{ key: "pwd", value: "${pwd}" }], dirs); // [{ key: "pwd", value: "/w" }]
+ * ```
+ */
+export function resolveSubstitutions(
+  substitutions: readonly Substitution[],
+  directories: BazelDirectories,
+): Substitution[] {
+  const special: Record<string, string> = {
+    "${pwd}": directories.pwd,
+    "${output_base}": directories.outputBase,
+    "${exec_root}": directories.execRoot,
+  };
+  return substitutions.map(({ key, value }) => ({ key, value: special[value] ?? value }));
+}
+
+/**
+ * Replaces every `${KEY}` in `text`, one substitution after the other in
+ * command-line order (so a value may itself hold a later `${KEY}`).
+ *
+ * @example
+ * ```ts
+ * import { substitute } from "./subst.ts";
+ * substitute("${pwd}/src", [{ key: "pwd", value: "/w" }]); // "/w/src"
+ * ```
+ */
+export function substitute(text: string, substitutions: readonly Substitution[]): string {
+  if (!text.includes("${")) return text;
+  let result = text;
+  for (const { key, value } of substitutions) {
+    result = result.replaceAll("${" + key + "}", value);
+  }
+  return result;
+}
+
+/**
+ * Replaces every `{KEY}` in `text` with workspace-status values, in order.
+ *
+ * @example
+ * ```ts
+ * import { stamp } from "./subst.ts";
+ * stamp("v-{BUILD_SCM_REVISION}", [["BUILD_SCM_REVISION", "abc"]]); // "v-abc"
+ * ```
+ */
+export function stamp(text: string, status: readonly (readonly [string, string])[]): string {
+  if (!text.includes("{")) return text;
+  let result = text;
+  for (const [key, value] of status) result = result.replaceAll("{" + key + "}", value);
+  return result;
+}

@@ -1,0 +1,245 @@
+/**
+ * Shared test helpers: temporary directories, running the wrapper as a real
+ * subprocess (`deno run -A main.ts`), small child programs, and rustc.
+ *
+ * @module
+ */
+
+import { fileURLToPath } from "node:url";
+import { WrapperError } from "../mod/errors.ts";
+
+/** The wrapper's entry point, as the CLI tests run it. */
+export const MAIN_TS = fileURLToPath(new URL("../main.ts", import.meta.url));
+
+/** What a finished wrapper run produced. */
+export interface RunResult {
+  /** Exit code. */
+  readonly code: number;
+  /** Everything on stdout, decoded. */
+  readonly stdout: string;
+  /** Everything on stderr, decoded. */
+  readonly stderr: string;
+}
+
+/** Options for {@linkcode runWrapper}. */
+export interface RunOptions {
+  /** Working directory of the wrapper. */
+  readonly cwd?: string;
+  /** Extra environment variables (on top of this process's). */
+  readonly env?: Record<string, string>;
+  /** Start from an empty environment (plus `env`) instead of this process's. */
+  readonly clearEnv?: boolean;
+}
+
+/**
+ * Runs `deno run -A main.ts ...args` and collects its output.
+ *
+ * @example
+ * ```ts
+ * const { code } = await runWrapper(["--", "/bin/true"]);
+ * ```
+ */
+export async function runWrapper(
+  args: readonly string[],
+  options: RunOptions = {},
+): Promise<RunResult> {
+  const output = await wrapperCommand(args, options).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+/**
+ * The `Deno.Command` that runs the wrapper, for tests that drive the process themselves.
+ *
+ * @example
+ * ```ts
+ * const child = wrapperCommand(["--", "/bin/sleep", "5"]).spawn();
+ * ```
+ */
+export function wrapperCommand(
+  args: readonly string[],
+  options: RunOptions & { stdin?: "null" | "piped" } = {},
+): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", "-A", MAIN_TS, ...args],
+    cwd: options.cwd,
+    env: options.env,
+    clearEnv: options.clearEnv,
+    stdin: options.stdin ?? "null",
+    stdout: "piped",
+    stderr: "piped",
+  });
+}
+
+/**
+ * A fresh temporary directory, removed by the returned disposer.
+ *
+ * @example
+ * ```ts
+ * await using dir = await tempDir();
+ * Deno.writeTextFileSync(`${dir.path}/a.txt`, "a");
+ * ```
+ */
+export async function tempDir(prefix = "pw-test-"): Promise<{ path: string } & AsyncDisposable> {
+  const path = await Deno.makeTempDir({ prefix });
+  return {
+    path,
+    async [Symbol.asyncDispose]() {
+      await makeRemovable(path);
+      await Deno.remove(path, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** Tests make read-only trees on purpose; give the owner write access back before removing them. */
+async function makeRemovable(path: string): Promise<void> {
+  await new Deno.Command("chmod", { args: ["-R", "u+rwX", path], stderr: "null" }).output();
+}
+
+/**
+ * Writes an executable `/bin/sh` script and returns its path.
+ *
+ * @example
+ * ```ts
+ * const child = writeScript("/tmp/x", "args.sh", 'printf "%s\\n" "$@"');
+ * ```
+ */
+export function writeScript(dir: string, name: string, body: string): string {
+  const path = `${dir}/${name}`;
+  Deno.writeTextFileSync(path, `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+  return path;
+}
+
+/**
+ * Finds an executable on `PATH` (or in `extra` directories), or `undefined`.
+ *
+ * @example
+ * ```ts
+ * const sh = which("sh");
+ * ```
+ */
+export function which(name: string, extra: readonly string[] = []): string | undefined {
+  for (const dir of [...(Deno.env.get("PATH") ?? "").split(":"), ...extra]) {
+    if (dir === "") continue;
+    try {
+      const info = Deno.statSync(`${dir}/${name}`);
+      if (info.isFile && ((info.mode ?? 0) & 0o111) !== 0) return `${dir}/${name}`;
+    } catch {
+      // Not in this directory.
+    }
+  }
+  return undefined;
+}
+
+/** rustc, found on PATH or in rustup's default place. */
+export const RUSTC = which("rustc", [
+  `${Deno.env.get("HOME") ?? "/root"}/.cargo/bin`,
+  "/root/.cargo/bin",
+]);
+
+/**
+ * Runs a command to completion and returns its result (stdout/stderr decoded).
+ *
+ * @example
+ * ```ts
+ * const { code } = await run("true", []);
+ * ```
+ */
+export async function run(
+  command: string,
+  args: readonly string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<RunResult> {
+  const output = await new Deno.Command(command, {
+    args: [...args],
+    cwd: options.cwd,
+    env: options.env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+/**
+ * Lists every path under `root` (relative, sorted).
+ *
+ * @example
+ * ```ts
+ * listTree("/tmp/x"); // ["a", "a/b.txt"]
+ * ```
+ */
+export function listTree(root: string): string[] {
+  const out: string[] = [];
+  const visit = (relative: string) => {
+    for (const entry of Deno.readDirSync(relative === "" ? root : `${root}/${relative}`)) {
+      const path = relative === "" ? entry.name : `${relative}/${entry.name}`;
+      out.push(path);
+      if (entry.isDirectory) visit(path);
+    }
+  };
+  visit("");
+  return out.sort();
+}
+
+/**
+ * A fingerprint of a tree: each path with its type, mode, mtime and content
+ * hash, to prove a tree was not modified.
+ *
+ * @example
+ * ```ts
+ * const before = await fingerprintTree("/tmp/seed");
+ * ```
+ */
+export async function fingerprintTree(root: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const path of listTree(root)) {
+    const info = Deno.lstatSync(`${root}/${path}`);
+    const kind = info.isFile ? "file" : info.isDirectory ? "dir" : "link";
+    let digest = "";
+    if (info.isFile) {
+      const bytes = await Deno.readFile(`${root}/${path}`);
+      digest = Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)))
+        .map((b) => b.toString(16).padStart(2, "0")).join("");
+    }
+    const mtime = info.isDirectory ? "" : String(info.mtime?.getTime());
+    out[path] = `${kind} ${(info.mode ?? 0).toString(8)} ${mtime} ${digest}`;
+  }
+  return out;
+}
+
+/**
+ * Asserts that `fn` throws a {@linkcode WrapperError} whose message includes `expected`.
+ *
+ * @example
+ * ```ts
+ * assertWrapperError(() => parseCommandLine(["--x"]), 'unknown flag "--x"');
+ * ```
+ */
+export function assertWrapperError(fn: () => unknown, expected: string): void {
+  try {
+    fn();
+  } catch (error) {
+    if (!(error instanceof WrapperError)) throw error;
+    if (!error.message.includes(expected)) {
+      throw new Error(
+        `expected a message including ${JSON.stringify(expected)}, got ${
+          JSON.stringify(error.message)
+        }`,
+      );
+    }
+    return;
+  }
+  throw new Error(
+    `expected a WrapperError including ${JSON.stringify(expected)}, nothing was thrown`,
+  );
+}

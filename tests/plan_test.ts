@@ -1,0 +1,126 @@
+import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import { assertWrapperError } from "./helpers.ts";
+import { parseCommandLine } from "../mod/flags.ts";
+import { resolveOptions } from "../mod/options.ts";
+import { isAllowFeaturesFlag, planChild, type PlanHost } from "../mod/plan.ts";
+
+/** A host whose files live in a map; reading anything else fails like a missing file. */
+function fakeHost(files: Record<string, string>, env: Record<string, string> = {}): PlanHost {
+  return {
+    cwd: "/exec/execroot/ws",
+    env,
+    readTextFile: (path) => {
+      if (!(path in files)) throw new Deno.errors.NotFound(`No such file: ${path}`);
+      return files[path];
+    },
+    realPath: () => undefined,
+  };
+}
+
+const plan = (argv: string[], host: PlanHost) =>
+  planChild(resolveOptions(parseCommandLine(argv)), host);
+
+Deno.test("child args are the command line's, then --arg-file lines, all substituted", () => {
+  const host = fakeHost({ "args.txt": "${pwd}/a.rs\n\n--cfg=x\n" });
+  const result = plan([
+    "--subst",
+    "pwd=${pwd}",
+    "--arg-file",
+    "args.txt",
+    "--",
+    "${pwd}/rustc",
+    "-v",
+  ], host);
+  assertEquals(result.executable, "/exec/execroot/ws/rustc");
+  assertEquals(result.args, ["-v", "/exec/execroot/ws/a.rs", "--cfg=x"]);
+});
+
+Deno.test("@param files are expanded recursively into FILE.expanded, substituted", () => {
+  const host = fakeHost({
+    "p1.params": "--a=${pwd}\n@p2.params\n--c\n",
+    "p2.params": "--b\n",
+  });
+  const result = plan(["--subst", "pwd=${pwd}", "--", "rustc", "@p1.params"], host);
+  assertEquals(result.args, ["@p1.params.expanded"]);
+  assertEquals(result.paramFiles, [{
+    path: "p1.params.expanded",
+    content: "--a=/exec/execroot/ws\n--b\n--c\n",
+  }]);
+});
+
+Deno.test("a param file that includes itself is an error naming it", () => {
+  const host = fakeHost({ "loop.params": "@loop.params\n" });
+  assertWrapperError(
+    () => plan(["--", "rustc", "@loop.params"], host),
+    "loop.params includes itself",
+  );
+});
+
+Deno.test("-Zallow-features= is appended only when no arg or param line sets it", () => {
+  const req = ["--require-explicit-unstable-features", "true", "--", "rustc"];
+  assertEquals(plan([...req, "x.rs"], fakeHost({})).args, ["x.rs", "-Zallow-features="]);
+  assertEquals(plan([...req, "-Zallow-features=a"], fakeHost({})).args, ["-Zallow-features=a"]);
+  assertEquals(plan([...req, "-Z", "allow-features=b"], fakeHost({})).args, [
+    "-Z",
+    "allow-features=b",
+  ]);
+  assertEquals(plan([...req, "@p"], fakeHost({ p: "-Zallow-features=c\n" })).args, ["@p.expanded"]);
+  assertEquals(plan(["--", "rustc"], fakeHost({})).args, []);
+  assertEquals(isAllowFeaturesFlag("-Zallow-featuresX"), false);
+});
+
+Deno.test("env is own env, overlaid by env files in order, OUT_DIR, then stamped, then substituted", () => {
+  const host = fakeHost(
+    {
+      "a.env": "A=from-a\nB=${pwd}/b\nS={BUILD_USER}-{REV}\n",
+      "b.env": "A=from-b\n",
+      "stable": "BUILD_USER alice\n",
+      "volatile": "REV 42\n",
+    },
+    { INHERITED: "${pwd}", A: "own", OUT_DIR: "old" },
+  );
+  const result = plan([
+    "--subst",
+    "pwd=${pwd}",
+    "--env-file",
+    "a.env",
+    "--env-file",
+    "b.env",
+    "--stable-status-file",
+    "stable",
+    "--volatile-status-file",
+    "volatile",
+    "--out-dir",
+    "out",
+    "--",
+    "rustc",
+    "${out_dir}/x",
+  ], host);
+  assertEquals(result.env, {
+    INHERITED: "/exec/execroot/ws",
+    A: "from-b",
+    B: "/exec/execroot/ws/b",
+    S: "alice-42",
+    OUT_DIR: "/exec/execroot/ws/out",
+  });
+  assertEquals(result.args, ["out/x"]);
+});
+
+Deno.test("unreadable input files are errors naming the flag and the file", () => {
+  assertWrapperError(
+    () => plan(["--env-file", "gone.env", "--", "x"], fakeHost({})),
+    "--env-file gone.env",
+  );
+  assertWrapperError(
+    () => plan(["--arg-file", "gone.args", "--", "x"], fakeHost({})),
+    "--arg-file gone.args",
+  );
+  assertWrapperError(
+    () => plan(["--", "x", "@gone.params"], fakeHost({})),
+    "@param file gone.params",
+  );
+  assertWrapperError(
+    () => plan(["--stable-status-file", "s", "--", "x"], fakeHost({ s: "NOSPACE\n" })),
+    "NOSPACE",
+  );
+});

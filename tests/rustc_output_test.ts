@@ -1,0 +1,136 @@
+import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import { classifyRustcLine, isLlvmWarning, llvmWarningAsJson } from "../mod/rustc_json.ts";
+import { type ByteSink, pumpStderr } from "../mod/stderr_pump.ts";
+
+const diagnostic = JSON.stringify({
+  $message_type: "diagnostic",
+  level: "warning",
+  rendered: "warning: x\n",
+});
+const metadata = JSON.stringify({
+  $message_type: "artifact",
+  artifact: "libx.rmeta",
+  emit: "metadata",
+});
+const link = JSON.stringify({ $message_type: "artifact", artifact: "libx.rlib", emit: "link" });
+
+Deno.test("diagnostics print as rendered text or as the JSON line", () => {
+  assertEquals(classifyRustcLine(diagnostic, "rendered"), { kind: "print", text: "warning: x\n" });
+  assertEquals(classifyRustcLine(diagnostic, "json"), { kind: "print", text: diagnostic + "\n" });
+});
+
+Deno.test("artifact notifications are dropped; metadata ones are recognised", () => {
+  assertEquals(classifyRustcLine(link, "rendered"), { kind: "skip" });
+  assertEquals(classifyRustcLine(metadata, "json"), { kind: "metadata" });
+  assertEquals(classifyRustcLine("[1,2]", "json"), { kind: "skip" });
+  assertEquals(classifyRustcLine('{"rendered":5}', "json"), { kind: "skip" });
+});
+
+Deno.test("non-JSON lines are invalid", () => {
+  assertEquals(classifyRustcLine("thread 'rustc' panicked", "rendered"), { kind: "invalid" });
+  assertEquals(classifyRustcLine("", "rendered"), { kind: "invalid" });
+});
+
+Deno.test("LLVM's plain warnings are wrapped into warning diagnostics", () => {
+  const feature = "'+zaamo' is not a recognized feature for this target (ignoring feature)";
+  assertEquals(isLlvmWarning(feature), true);
+  assertEquals(isLlvmWarning(" WARN rustc_errors::emitter Invalid span"), true);
+  assertEquals(isLlvmWarning("WARN no leading space"), false);
+  assertEquals(JSON.parse(llvmWarningAsJson(feature)), {
+    $message_type: "diagnostic",
+    message: feature,
+    code: null,
+    level: "warning",
+    spans: [],
+    children: [],
+    rendered: feature + "\n",
+  });
+  assertEquals(classifyRustcLine(feature, "rendered"), { kind: "print", text: feature + "\n" });
+});
+
+/** A sink that remembers what was written, accepting at most `limit` bytes per call. */
+function memorySink(limit = Infinity): ByteSink & { bytes(): Uint8Array; text(): string } {
+  const chunks: Uint8Array[] = [];
+  const bytes = () => new Uint8Array(chunks.flatMap((chunk) => [...chunk]));
+  return {
+    write(written: Uint8Array) {
+      const taken = written.slice(0, Math.min(written.length, limit));
+      chunks.push(taken);
+      return Promise.resolve(taken.length);
+    },
+    bytes,
+    text: () => new TextDecoder().decode(bytes()),
+  };
+}
+
+/** A stream of the given chunks, split wherever the test wants. */
+function streamOf(...chunks: string[]): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  return ReadableStream.from(chunks.map((chunk) => encoder.encode(chunk)));
+}
+
+Deno.test("lines split across chunks are joined before they are classified", async () => {
+  const [a, b] = [diagnostic.slice(0, 10), diagnostic.slice(10)];
+  const forward = memorySink(3);
+  const raw = memorySink();
+  const outcome = await pumpStderr(streamOf(a, b + "\n" + link + "\n"), {
+    forward,
+    raw,
+    format: "rendered",
+    quitOnMetadata: false,
+  });
+  assertEquals(outcome, { stoppedAtMetadata: false });
+  assertEquals(forward.text(), "warning: x\n");
+  assertEquals(raw.text(), diagnostic + "\n" + link + "\n");
+});
+
+Deno.test("a last line without a newline is still processed", async () => {
+  const forward = memorySink();
+  await pumpStderr(streamOf(diagnostic), { forward, format: "json", quitOnMetadata: false });
+  assertEquals(forward.text(), diagnostic + "\n");
+});
+
+Deno.test("quit on metadata stops reading at the notification", async () => {
+  const forward = memorySink();
+  const raw = memorySink();
+  const later = JSON.stringify({ rendered: "after metadata\n" });
+  const outcome = await pumpStderr(streamOf(diagnostic + "\n" + metadata + "\n" + later + "\n"), {
+    forward,
+    raw,
+    format: "rendered",
+    quitOnMetadata: true,
+  });
+  assertEquals(outcome, { stoppedAtMetadata: true });
+  assertEquals(forward.text(), "warning: x\n");
+  assertEquals(raw.text(), diagnostic + "\n" + metadata + "\n");
+});
+
+Deno.test("without quit on metadata the metadata notification is just dropped", async () => {
+  const forward = memorySink();
+  const outcome = await pumpStderr(streamOf(metadata + "\n" + diagnostic + "\n"), {
+    forward,
+    format: "rendered",
+    quitOnMetadata: false,
+  });
+  assertEquals(outcome.stoppedAtMetadata, false);
+  assertEquals(forward.text(), "warning: x\n");
+});
+
+Deno.test("a non-JSON line is forwarded with everything after it, as-is", async () => {
+  const forward = memorySink();
+  const raw = memorySink();
+  const outcome = await pumpStderr(
+    streamOf(diagnostic + "\npanic here\n" + diagnostic, "\nrest\n"),
+    { forward, raw, format: "rendered", quitOnMetadata: false },
+  );
+  assertEquals(outcome.invalidLine, "panic here");
+  assertEquals(forward.text(), "warning: x\npanic here\n" + diagnostic + "\nrest\n");
+  assertEquals(raw.text(), diagnostic + "\npanic here\n" + diagnostic + "\nrest\n");
+});
+
+Deno.test("without a format, bytes are forwarded untouched, invalid UTF-8 included", async () => {
+  const forward = memorySink();
+  const garbage = new Uint8Array([0xff, 0xfe, 0x00, 0x0a, 0xc3]);
+  await pumpStderr(ReadableStream.from([garbage, garbage]), { forward, quitOnMetadata: false });
+  assertEquals(forward.bytes(), new Uint8Array([...garbage, ...garbage]));
+});

@@ -1,0 +1,279 @@
+/**
+ * The wrapper as rules_rust runs it: `deno run -A main.ts ...` in a
+ * subprocess, against small child programs that report what they got.
+ */
+
+import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
+import { runWrapper, tempDir, wrapperCommand, writeScript } from "./helpers.ts";
+
+const PRINT_ARGS = 'for a in "$@"; do printf "%s\\n" "$a"; done';
+
+Deno.test("the child gets substituted args, arg-file lines and expanded param files", async () => {
+  await using dir = await tempDir();
+  const child = writeScript(
+    dir.path,
+    "args.sh",
+    PRINT_ARGS + '\nfor a in "$@"; do case "$a" in @*) cat "${a#@}";; esac; done',
+  );
+  Deno.writeTextFileSync(`${dir.path}/extra.args`, "--from-file=${pwd}\n");
+  Deno.writeTextFileSync(`${dir.path}/p.params`, "--in-param=${pwd}\n@q.params\n");
+  Deno.writeTextFileSync(`${dir.path}/q.params`, "--nested\n");
+  const result = await runWrapper(
+    ["--subst", "pwd=${pwd}", "--arg-file", "extra.args", "--", child, "--x=${pwd}", "@p.params"],
+    { cwd: dir.path },
+  );
+  assertEquals(result.code, 0, result.stderr);
+  assertEquals(result.stdout.split("\n"), [
+    `--x=${dir.path}`,
+    "@p.params.expanded",
+    `--from-file=${dir.path}`,
+    `--in-param=${dir.path}`,
+    "--nested",
+    "",
+  ]);
+  assertEquals(
+    Deno.readTextFileSync(`${dir.path}/p.params.expanded`),
+    `--in-param=${dir.path}\n--nested\n`,
+  );
+});
+
+Deno.test("the child env is own env, env files, OUT_DIR, stamping and substitution", async () => {
+  await using dir = await tempDir();
+  const child = writeScript(
+    dir.path,
+    "env.sh",
+    'printf "%s|%s|%s|%s|%s\\n" "$OWN" "$FILE" "$OUT_DIR" "$STAMP" "$CONT"',
+  );
+  Deno.writeTextFileSync(
+    `${dir.path}/a.env`,
+    "FILE=${pwd}/f\nSTAMP={USER_X} {REV}\nCONT=one\\\ntwo\n",
+  );
+  Deno.writeTextFileSync(`${dir.path}/stable.txt`, "USER_X alice\n");
+  Deno.writeTextFileSync(`${dir.path}/volatile.txt`, "REV 7\n");
+  const result = await runWrapper([
+    "--subst",
+    "pwd=${pwd}",
+    "--env-file",
+    "a.env",
+    "--stable-status-file",
+    "stable.txt",
+    "--volatile-status-file",
+    "volatile.txt",
+    "--out-dir",
+    "gen",
+    "--",
+    child,
+  ], { cwd: dir.path, env: { OWN: "${pwd}", OUT_DIR: "inherited" } });
+  assertEquals(result.code, 0, result.stderr);
+  assertEquals(result.stdout, `${dir.path}|${dir.path}/f|${dir.path}/gen|alice 7|one\ntwo\n`);
+});
+
+Deno.test("exit codes: the child's; 1 when a signal killed it", async () => {
+  await using dir = await tempDir();
+  const exit3 = writeScript(dir.path, "exit3.sh", "exit 3");
+  const killed = writeScript(dir.path, "killed.sh", "kill -9 $$");
+  assertEquals((await runWrapper(["--", exit3])).code, 3);
+  assertEquals((await runWrapper(["--", killed])).code, 1);
+});
+
+Deno.test("stdout, stderr and output files; marker files only after success", async () => {
+  await using dir = await tempDir();
+  const ok = writeScript(dir.path, "ok.sh", "echo out; echo err >&2; echo copied > src.txt");
+  const fail = writeScript(dir.path, "fail.sh", "echo out; echo err >&2; exit 2");
+  const flags = [
+    "--stdout-file",
+    "stdout.txt",
+    "--stderr-file",
+    "stderr.txt",
+    "--output-file",
+    "output.txt",
+    "--touch-file",
+    "touched",
+    "--copy-output",
+    "src.txt",
+    "dst.txt",
+    "--write-unused-inputs",
+    "unused.txt",
+    "some/seed",
+  ];
+  const failed = await runWrapper([...flags, "--", fail], { cwd: dir.path });
+  assertEquals(failed.code, 2);
+  assertEquals(Deno.readTextFileSync(`${dir.path}/stdout.txt`), "out\n");
+  assertEquals(Deno.readTextFileSync(`${dir.path}/stderr.txt`), "err\n");
+  for (const marker of ["touched", "dst.txt", "unused.txt"]) {
+    assertEquals(existsAt(`${dir.path}/${marker}`), false, marker);
+  }
+
+  const succeeded = await runWrapper([...flags, "--", ok], { cwd: dir.path });
+  assertEquals(succeeded.code, 0, succeeded.stderr);
+  assertEquals(succeeded.stdout + succeeded.stderr, "");
+  assertEquals(Deno.readTextFileSync(`${dir.path}/output.txt`), "err\n");
+  assertEquals(Deno.readFileSync(`${dir.path}/touched`).length, 0);
+  assertEquals(Deno.readTextFileSync(`${dir.path}/dst.txt`), "copied\n");
+  assertEquals(Deno.readTextFileSync(`${dir.path}/unused.txt`), "some/seed\n");
+});
+
+Deno.test("--rustc-output-format filters JSON stderr; --output-file keeps it raw", async () => {
+  await using dir = await tempDir();
+  const lines = [
+    JSON.stringify({ $message_type: "diagnostic", rendered: "warning: one\n" }),
+    JSON.stringify({ $message_type: "artifact", artifact: "x.rlib", emit: "link" }),
+    "'+x' is not a recognized feature for this target (ignoring feature)",
+  ];
+  Deno.writeTextFileSync(`${dir.path}/stderr.jsonl`, lines.join("\n") + "\n");
+  const child = writeScript(dir.path, "json.sh", `cat "${dir.path}/stderr.jsonl" >&2`);
+  const rendered = await runWrapper([
+    "--rustc-output-format",
+    "rendered",
+    "--output-file",
+    "raw.txt",
+    "--",
+    child,
+  ], {
+    cwd: dir.path,
+  });
+  assertEquals(rendered.code, 0);
+  assertEquals(
+    rendered.stderr,
+    "warning: one\n'+x' is not a recognized feature for this target (ignoring feature)\n",
+  );
+  assertEquals(Deno.readTextFileSync(`${dir.path}/raw.txt`), lines.join("\n") + "\n");
+  const json = await runWrapper(["--rustc-output-format", "json", "--", child]);
+  const printed = json.stderr.trimEnd().split("\n").map((line) => JSON.parse(line));
+  assertEquals(printed.length, 2);
+  assertEquals(printed[0].rendered, "warning: one\n");
+  assertEquals(printed[1].level, "warning");
+});
+
+Deno.test("a non-JSON line under --rustc-output-format is forwarded with the rest, and fails the run", async () => {
+  await using dir = await tempDir();
+  const child = writeScript(
+    dir.path,
+    "panic.sh",
+    `printf '%s\\n' '{"rendered":"w\\n"}' 'not json' tail >&2`,
+  );
+  const result = await runWrapper(["--rustc-output-format", "rendered", "--", child]);
+  assertEquals(result.code, 1);
+  ok(result.stderr.startsWith("w\nnot json\ntail\n"), result.stderr);
+  ok(result.stderr.includes("error parsing rustc output as json"), result.stderr);
+});
+
+Deno.test("quit-on-rmeta kills the child after the metadata notification and succeeds", async () => {
+  await using dir = await tempDir();
+  const child = writeScript(
+    dir.path,
+    "meta.sh",
+    `echo '{"$message_type":"artifact","artifact":"x.rmeta","emit":"metadata"}' >&2; exec sleep 30`,
+  );
+  const started = performance.now();
+  const result = await runWrapper(
+    [
+      "--rustc-quit-on-rmeta",
+      "true",
+      "--rustc-output-format",
+      "json",
+      "--touch-file",
+      "t",
+      "--",
+      child,
+    ],
+    { cwd: dir.path },
+  );
+  assertEquals(result.code, 0, result.stderr);
+  ok(performance.now() - started < 20_000, "the child was not killed");
+  ok(existsAt(`${dir.path}/t`));
+});
+
+Deno.test("RULES_RUST_PROCESS_WRAPPER_DEBUG prints debug lines on stderr", async () => {
+  const quiet = await runWrapper(["--", "/bin/true"]);
+  const loud = await runWrapper(["--", "/bin/true"], {
+    env: { RULES_RUST_PROCESS_WRAPPER_DEBUG: "1" },
+  });
+  assertEquals(quiet.stderr, "");
+  ok(loud.stderr.includes('child argv: ["/bin/true"]'), loud.stderr);
+});
+
+Deno.test("--help prints every flag on stderr and exits 0", async () => {
+  const result = await runWrapper(["--help"]);
+  assertEquals(result.code, 0);
+  ok(result.stderr.includes("--rustc-quit-on-rmeta"));
+  ok(result.stderr.includes("--seed-prev-dir"));
+});
+
+Deno.test("bad input: one clear line naming the flag or file, non-zero, no files written", async () => {
+  await using dir = await tempDir();
+  Deno.writeTextFileSync(`${dir.path}/p.params`, "--x\n");
+  Deno.writeTextFileSync(`${dir.path}/bad.env`, "NOEQUALS\n");
+  const cases: [string[], string][] = [
+    [["--nope", "--", "/bin/true"], 'unknown flag "--nope"'],
+    [["--subst", "--", "/bin/true"], 'flag "--subst" missing parameter(s)'],
+    [
+      ["--out-dir", "a", "--out-dir", "b", "--", "/bin/true"],
+      'flag "--out-dir" can only appear once',
+    ],
+    [
+      ["--copy-seed", "a", "--", "/bin/true"],
+      '"--copy-seed" needs exactly 2 parameters, 1 provided',
+    ],
+    [["--seed-min-mb", "abc", "--", "/bin/true"], '"--seed-min-mb" needs a whole number'],
+    [["--subst", "x", "--", "/bin/true"], "\"--subst\" value 'x'"],
+    [["--rustc-output-format", "xml", "--", "/bin/true"], "--rustc-output-format 'xml'"],
+    [["--env-file", "missing.env", "--", "/bin/true"], "--env-file missing.env"],
+    [["--env-file", "bad.env", "--", "/bin/true", "@p.params"], "bad.env"],
+    [
+      ["--stdout-file", "o.txt", "--", "/bin/true", "@missing.params"],
+      "@param file missing.params",
+    ],
+    [["--stdout-file", "o.txt"], "at least one argument after --"],
+    [["--", "./no-such-program"], "failed to spawn child process ./no-such-program"],
+  ];
+  for (const [args, expected] of cases) {
+    const result = await runWrapper(args, { cwd: dir.path });
+    assertEquals(result.code, 1, args.join(" "));
+    const lines = result.stderr.trimEnd().split("\n");
+    assertEquals(lines.length, 1, result.stderr);
+    ok(
+      lines[0].startsWith("process wrapper error: ") && lines[0].includes(expected),
+      `${args.join(" ")}: ${lines[0]}`,
+    );
+  }
+  assertEquals([...Deno.readDirSync(dir.path)].map((e) => e.name).sort(), ["bad.env", "p.params"]);
+});
+
+Deno.test("SIGTERM to the wrapper stops its child and exits non-zero", async () => {
+  await using dir = await tempDir();
+  const child = writeScript(
+    dir.path,
+    "sleepy.sh",
+    `echo $$ > pid; echo started >&2; exec sleep 60`,
+  );
+  const process = wrapperCommand(["--", child], { cwd: dir.path }).spawn();
+  const reader = process.stderr.getReader();
+  await reader.read(); // "started": the child is running.
+  reader.releaseLock();
+  const childPid = Number(Deno.readTextFileSync(`${dir.path}/pid`).trim());
+  process.kill("SIGTERM");
+  const status = await process.status;
+  await process.stdout.cancel();
+  await process.stderr.cancel();
+  ok(status.code !== 0, `exit code ${status.code}`);
+  assertEquals(isAlive(childPid), false);
+});
+
+function existsAt(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    const state = Deno.readTextFileSync(`/proc/${pid}/stat`).split(" ")[2];
+    return state !== "Z";
+  } catch {
+    return false;
+  }
+}

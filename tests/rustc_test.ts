@@ -1,0 +1,108 @@
+/**
+ * The wrapper in front of the real rustc, as rules_rust runs it:
+ * `--error-format=json --json=artifacts`, both output formats, pipelining.
+ */
+
+import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
+import { runWrapper, RUSTC, tempDir } from "./helpers.ts";
+import { writeCrate } from "../bench/gen_crate.ts";
+
+const ignore = RUSTC === undefined;
+const JSON_FLAGS = ["--error-format=json", "--json=artifacts"];
+
+const WARNING_CRATE = "pub fn used() -> u32 { let unused_variable = 1; 2 }\n";
+
+Deno.test({
+  name: "rustc warnings come out rendered, or as JSON lines, and the rlib is built",
+  ignore,
+  async fn() {
+    await using dir = await tempDir();
+    Deno.writeTextFileSync(`${dir.path}/lib.rs`, WARNING_CRATE);
+    const base = [
+      RUSTC!,
+      "--crate-type=rlib",
+      "--crate-name=warn",
+      "lib.rs",
+      "--out-dir=out",
+      ...JSON_FLAGS,
+    ];
+    const rendered = await runWrapper(["--rustc-output-format", "rendered", "--", ...base], {
+      cwd: dir.path,
+    });
+    assertEquals(rendered.code, 0, rendered.stderr);
+    ok(rendered.stderr.includes("warning: unused variable: `unused_variable`"), rendered.stderr);
+    assertEquals(rendered.stderr.includes('"$message_type"'), false);
+    ok(Deno.statSync(`${dir.path}/out/libwarn.rlib`).size > 0);
+
+    const json = await runWrapper(["--rustc-output-format", "json", "--", ...base], {
+      cwd: dir.path,
+    });
+    assertEquals(json.code, 0, json.stderr);
+    const messages = json.stderr.trimEnd().split("\n").map((line) => JSON.parse(line));
+    ok(
+      messages.some((m) =>
+        m.$message_type === "diagnostic" && m.message.includes("unused variable")
+      ),
+    );
+    assertEquals(messages.some((m) => m.$message_type === "artifact"), false);
+  },
+});
+
+Deno.test({
+  name: "a compile error gives rustc's exit code and the rendered error",
+  ignore,
+  async fn() {
+    await using dir = await tempDir();
+    Deno.writeTextFileSync(`${dir.path}/lib.rs`, 'pub fn broken() -> u32 { "text" }\n');
+    const result = await runWrapper([
+      "--rustc-output-format",
+      "rendered",
+      "--touch-file",
+      "ok.marker",
+      "--",
+      RUSTC!,
+      "--crate-type=rlib",
+      "lib.rs",
+      "--out-dir=out",
+      ...JSON_FLAGS,
+    ], { cwd: dir.path });
+    assertEquals(result.code, 1);
+    ok(result.stderr.includes("error[E0308]: mismatched types"), result.stderr);
+    assertEquals(result.stderr.includes("process wrapper error"), false);
+    assertEquals([...Deno.readDirSync(dir.path)].some((e) => e.name === "ok.marker"), false);
+  },
+});
+
+Deno.test({
+  name: "quit-on-rmeta leaves the .rmeta and exits 0 before the .rlib is written",
+  ignore,
+  async fn() {
+    await using dir = await tempDir();
+    // Heavy enough codegen (optimised, many generic instances) that the rlib comes long after the rmeta.
+    writeCrate(`${dir.path}/src`, { modules: 8, functionsPerModule: 120 });
+    const result = await runWrapper([
+      "--rustc-quit-on-rmeta",
+      "true",
+      "--rustc-output-format",
+      "rendered",
+      "--output-file",
+      "rmeta.stderr",
+      "--",
+      RUSTC!,
+      "--crate-type=rlib",
+      "--crate-name=big",
+      "src/lib.rs",
+      "--emit=metadata,link",
+      "-Copt-level=2",
+      "--out-dir=out",
+      ...JSON_FLAGS,
+    ], { cwd: dir.path });
+    assertEquals(result.code, 0, result.stderr);
+    ok(Deno.statSync(`${dir.path}/out/libbig.rmeta`).size > 0);
+    assertEquals(
+      [...Deno.readDirSync(`${dir.path}/out`)].some((e) => e.name === "libbig.rlib"),
+      false,
+    );
+    ok(Deno.readTextFileSync(`${dir.path}/rmeta.stderr`).includes('"emit":"metadata"'));
+  },
+});

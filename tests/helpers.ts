@@ -84,8 +84,11 @@ export function wrapperCommand(
  * Deno.writeTextFileSync(`${dir.path}/a.txt`, "a");
  * ```
  */
-export async function tempDir(prefix = "pw-test-"): Promise<{ path: string } & AsyncDisposable> {
-  const path = await Deno.makeTempDir({ prefix });
+export async function tempDir(
+  prefix = "pw-test-",
+  parent?: string,
+): Promise<{ path: string } & AsyncDisposable> {
+  const path = await Deno.makeTempDir({ prefix, dir: parent });
   return {
     path,
     async [Symbol.asyncDispose]() {

@@ -1,0 +1,235 @@
+/**
+ * Seeding plain trees through the CLI: links, copies across devices, the
+ * threshold, missing and broken seeds, and the seed left untouched.
+ */
+
+import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
+import { isDirectory } from "../mod/walk.ts";
+import { fingerprintTree, listTree, runWrapper, tempDir, writeScript } from "./helpers.ts";
+
+const MIB = 1024 * 1024;
+
+function makeTree(root: string): void {
+  Deno.mkdirSync(`${root}/a/b`, { recursive: true });
+  Deno.writeTextFileSync(`${root}/top.txt`, "top");
+  Deno.writeTextFileSync(`${root}/a/b/deep.bin`, "deep");
+  Deno.writeFileSync(`${root}/a/empty`, new Uint8Array());
+  Deno.writeTextFileSync(`${root}/a/name with spaces 'q' ü`, "odd");
+  Deno.symlinkSync("../top.txt", `${root}/a/link-to-top`);
+  Deno.symlinkSync("loop", `${root}/a/loop`);
+  Deno.symlinkSync("..", `${root}/a/b/up`);
+}
+
+const report = (path: string) => JSON.parse(Deno.readTextFileSync(path));
+
+Deno.test("--copy-seed hardlinks every file, skips symlinks and leaves the seed untouched", async () => {
+  await using dir = await tempDir();
+  makeTree(`${dir.path}/seed`);
+  Deno.chmodSync(`${dir.path}/seed/top.txt`, 0o444);
+  const before = await fingerprintTree(`${dir.path}/seed`);
+  const result = await runWrapper([
+    "--copy-seed",
+    "seed",
+    "dest",
+    "--seed-min-mb",
+    "0",
+    "--seed-report",
+    "report.json",
+    "--",
+    "/bin/true",
+  ], { cwd: dir.path });
+  assertEquals(result.code, 0, result.stderr);
+  assertEquals(listTree(`${dir.path}/dest`), [
+    "a",
+    "a/b",
+    "a/b/deep.bin",
+    "a/empty",
+    "a/name with spaces 'q' ü",
+    "top.txt",
+  ]);
+  for (const path of ["top.txt", "a/b/deep.bin", "a/empty"]) {
+    assertEquals(
+      Deno.statSync(`${dir.path}/dest/${path}`).ino,
+      Deno.statSync(`${dir.path}/seed/${path}`).ino,
+      path,
+    );
+  }
+  assertEquals(await fingerprintTree(`${dir.path}/seed`), before);
+  const seeded = report(`${dir.path}/report.json`);
+  assertEquals(
+    [
+      seeded.mode,
+      seeded.files,
+      seeded.linked,
+      seeded.copied,
+      seeded.bytes,
+      seeded.directories,
+      seeded.error,
+    ],
+    ["hardlink", 4, 4, 0, 10, 2, null],
+  );
+  assertEquals(seeded.threshold_bytes, 0);
+  ok(typeof seeded.milliseconds === "number");
+});
+
+Deno.test("the threshold: just below skips, exactly at and above seed", async () => {
+  await using dir = await tempDir();
+  for (
+    const [name, size, mode] of [["below", MIB - 1, "skipped-threshold"], ["at", MIB, "hardlink"], [
+      "above",
+      MIB + 1,
+      "hardlink",
+    ]] as const
+  ) {
+    Deno.mkdirSync(`${dir.path}/${name}`);
+    Deno.writeFileSync(`${dir.path}/${name}/blob`, new Uint8Array(size));
+    const result = await runWrapper(
+      [
+        "--copy-seed",
+        name,
+        `${name}.dest`,
+        "--seed-min-mb",
+        "1",
+        "--seed-report",
+        `${name}.json`,
+        "--exit-early",
+        "true",
+      ],
+      { cwd: dir.path, env: { RULES_RUST_PROCESS_WRAPPER_DEBUG: "1" } },
+    );
+    assertEquals(result.code, 0, result.stderr);
+    assertEquals(report(`${dir.path}/${name}.json`).mode, mode, name);
+    assertEquals(
+      listTree(`${dir.path}/${name}.dest`),
+      mode === "skipped-threshold" ? [] : ["blob"],
+    );
+    if (mode === "skipped-threshold") {
+      ok(result.stderr.includes("below 1048576: not seeding"), result.stderr);
+    }
+  }
+});
+
+Deno.test("the default threshold is 20 MiB", async () => {
+  await using dir = await tempDir();
+  makeTree(`${dir.path}/seed`);
+  await runWrapper([
+    "--copy-seed",
+    "seed",
+    "dest",
+    "--seed-report",
+    "r.json",
+    "--exit-early",
+    "true",
+  ], { cwd: dir.path });
+  const seeded = report(`${dir.path}/r.json`);
+  assertEquals([seeded.mode, seeded.threshold_bytes], ["skipped-threshold", 20 * MIB]);
+});
+
+Deno.test("a missing PREV starts cold silently; a missing --copy-seed says so; the child runs", async () => {
+  await using dir = await tempDir();
+  const child = writeScript(dir.path, "child.sh", "echo ran > ran.txt");
+  const prev = await runWrapper([
+    "--seed-prev-dir",
+    "nowhere",
+    "seed",
+    "--seed-report",
+    "p.json",
+    "--",
+    child,
+  ], { cwd: dir.path });
+  assertEquals([prev.code, prev.stderr], [0, ""]);
+  assertEquals(report(`${dir.path}/p.json`).mode, "cold-missing");
+  const copy = await runWrapper(["--copy-seed", "nowhere", "incr", "--", child], { cwd: dir.path });
+  assertEquals(copy.code, 0);
+  ok(copy.stderr.includes("seed nowhere is not a directory: starting cold"), copy.stderr);
+  assertEquals(Deno.readTextFileSync(`${dir.path}/ran.txt`), "ran\n");
+});
+
+Deno.test({
+  name: "across devices files are copied, byte for byte",
+  ignore: !isDirectory("/dev/shm"),
+  async fn() {
+    await using dir = await tempDir();
+    await using seedDir = await tempDir("pw-seed-", "/dev/shm");
+    makeTree(seedDir.path);
+    const result = await runWrapper(
+      [
+        "--copy-seed",
+        seedDir.path,
+        "dest",
+        "--seed-min-mb",
+        "0",
+        "--seed-report",
+        "r.json",
+        "--exit-early",
+        "true",
+      ],
+      { cwd: dir.path },
+    );
+    assertEquals(result.code, 0, result.stderr);
+    const seeded = report(`${dir.path}/r.json`);
+    assertEquals([seeded.mode, seeded.copied, seeded.linked], ["copy", 4, 0]);
+    assertEquals(Deno.readTextFileSync(`${dir.path}/dest/a/b/deep.bin`), "deep");
+    assertEquals(Deno.readTextFileSync(`${dir.path}/dest/a/name with spaces 'q' ü`), "odd");
+  },
+});
+
+Deno.test("a DEST file in the way: reported, not clobbered, partial seed removed, child runs cold", async () => {
+  await using dir = await tempDir();
+  makeTree(`${dir.path}/seed`);
+  Deno.mkdirSync(`${dir.path}/dest/a/b`, { recursive: true });
+  Deno.writeTextFileSync(`${dir.path}/dest/a/b/deep.bin`, "mine");
+  const child = writeScript(dir.path, "child.sh", "ls -A dest > seen.txt");
+  const result = await runWrapper(
+    ["--copy-seed", "seed", "dest", "--seed-min-mb", "0", "--seed-report", "r.json", "--", child],
+    { cwd: dir.path },
+  );
+  assertEquals(result.code, 0);
+  const lines = result.stderr.trimEnd().split("\n");
+  assertEquals(lines.length, 1, result.stderr);
+  ok(
+    lines[0].includes("seeding dest from seed failed") && lines[0].includes("deep.bin") &&
+      lines[0].includes("starting cold"),
+    lines[0],
+  );
+  assertEquals(Deno.readTextFileSync(`${dir.path}/dest/a/b/deep.bin`), "mine");
+  assertEquals(listTree(`${dir.path}/dest`), ["a", "a/b", "a/b/deep.bin"]);
+  const seeded = report(`${dir.path}/r.json`);
+  assertEquals([seeded.mode, seeded.files], ["failed", 0]);
+  ok(seeded.error.includes("File exists"), seeded.error);
+});
+
+Deno.test("--exit-early true seeds and exits 0, with or without a child, running none", async () => {
+  await using dir = await tempDir();
+  makeTree(`${dir.path}/prev`);
+  const child = writeScript(dir.path, "child.sh", "echo ran > ran.txt");
+  for (const args of [[], ["--", child]]) {
+    await Deno.remove(`${dir.path}/seed`, { recursive: true }).catch(() => {});
+    const result = await runWrapper(
+      ["--seed-prev-dir", "prev", "seed", "--seed-min-mb", "0", "--exit-early", "true", ...args],
+      { cwd: dir.path },
+    );
+    assertEquals([result.code, result.stderr], [0, ""]);
+    ok(listTree(`${dir.path}/seed`).includes("a/b/deep.bin"));
+  }
+  assertEquals(listTree(dir.path).includes("ran.txt"), false);
+});
+
+Deno.test("--write-unused-inputs is written only after the child succeeds, as INPUT and a newline", async () => {
+  await using dir = await tempDir();
+  const fail = writeScript(dir.path, "fail.sh", "exit 4");
+  assertEquals(
+    (await runWrapper(["--write-unused-inputs", "u.txt", "bazel-out/x.seed", "--", fail], {
+      cwd: dir.path,
+    })).code,
+    4,
+  );
+  assertEquals(listTree(dir.path).includes("u.txt"), false);
+  assertEquals(
+    (await runWrapper(["--write-unused-inputs", "u.txt", "bazel-out/x.seed", "--", "/bin/true"], {
+      cwd: dir.path,
+    })).code,
+    0,
+  );
+  assertEquals(Deno.readTextFileSync(`${dir.path}/u.txt`), "bazel-out/x.seed\n");
+});

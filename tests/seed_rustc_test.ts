@@ -1,0 +1,182 @@
+/**
+ * Seeding real rustc incremental state the way Bazel drives it: a seed
+ * action copies the previous (read-only) output tree out, Bazel wipes the
+ * outputs, and the compile action seeds its fresh incremental directory from
+ * the seed. rustc must then really reuse the cache: reused `.o` files in the
+ * new session are hard links of the previous session's (same inode).
+ */
+
+import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
+import { fingerprintTree, run, type RunResult, runWrapper, RUSTC, tempDir } from "./helpers.ts";
+import { canRunUnprivileged, prepareUnprivileged } from "./unprivileged.ts";
+import { editOneFunction, writeCrate } from "../bench/gen_crate.ts";
+
+type Wrapper = (args: readonly string[], cwd: string) => Promise<RunResult>;
+
+const SHAPE = { modules: 6, functionsPerModule: 40 };
+
+function rustcArgs(rustc: string): string[] {
+  return [
+    rustc,
+    "--crate-type=rlib",
+    "--crate-name=gen",
+    "src/lib.rs",
+    "--emit=link",
+    "-Cincremental=incr",
+    "--out-dir=out",
+    "--error-format=json",
+    "--json=artifacts",
+  ];
+}
+
+/** Bazel makes every action's output files read-only. */
+async function makeOutputsReadOnly(work: string): Promise<void> {
+  for (const tree of ["incr", "seed", "out"]) {
+    await run("find", [`${work}/${tree}`, "-type", "f", "-exec", "chmod", "a-w", "{}", "+"]);
+  }
+}
+
+/** One Bazel-shaped build: seed action, wipe of the action's outputs, compile action. */
+async function bazelBuild(
+  wrapper: Wrapper,
+  rustc: string,
+  work: string,
+): Promise<{ seedReport: Record<string, unknown> }> {
+  await run("rm", ["-rf", `${work}/seed`]);
+  const seed = await wrapper([
+    "--seed-prev-dir",
+    "incr",
+    "seed",
+    "--seed-min-mb",
+    "0",
+    "--exit-early",
+    "true",
+  ], work);
+  assertEquals(seed.code, 0, seed.stderr);
+  await makeOutputsReadOnly(work);
+  // Bazel deletes the outputs; it never makes their (shared-inode) files writable again.
+  await run("rm", ["-rf", `${work}/incr`, `${work}/out`, `${work}/unused.txt`]);
+  const compile = await wrapper([
+    "--copy-seed",
+    "seed",
+    "incr",
+    "--seed-min-mb",
+    "0",
+    "--write-unused-inputs",
+    "unused.txt",
+    "seed",
+    "--seed-report",
+    "report.json",
+    "--rustc-output-format",
+    "rendered",
+    "--",
+    ...rustcArgs(rustc),
+  ], work);
+  assertEquals(compile.code, 0, compile.stderr);
+  assertEquals(compile.stderr.includes("not writeable"), false, compile.stderr);
+  assertEquals(Deno.readTextFileSync(`${work}/unused.txt`), "seed\n");
+  return { seedReport: JSON.parse(Deno.readTextFileSync(`${work}/report.json`)) };
+}
+
+/** Objects in the newest session, and how many are hard links of an older session's. */
+export function sessionReuse(incr: string): { objects: number; reused: number; sessions: number } {
+  const crates = [...Deno.readDirSync(incr)].filter((e) => e.isDirectory);
+  assertEquals(crates.length, 1);
+  const crate = `${incr}/${crates[0].name}`;
+  const sessions = [...Deno.readDirSync(crate)]
+    .filter((e) => e.isDirectory && e.name.startsWith("s-") && !e.name.endsWith("-working"))
+    .map((e) => e.name)
+    .sort();
+  const objects = (session: string) =>
+    [...Deno.readDirSync(`${crate}/${session}`)].filter((e) => e.name.endsWith(".o")).map((e) =>
+      Deno.statSync(`${crate}/${session}/${e.name}`).ino
+    );
+  const older = new Set(sessions.slice(0, -1).flatMap(objects));
+  const newest = sessions.length === 0 ? [] : objects(sessions.at(-1)!);
+  return {
+    objects: newest.length,
+    reused: newest.filter((ino) => older.has(ino)).length,
+    sessions: sessions.length,
+  };
+}
+
+async function provesReuse(
+  wrapper: Wrapper,
+  rustc: string,
+  work: string,
+  own: (p: string) => Promise<void>,
+) {
+  writeCrate(`${work}/src`, SHAPE);
+  await own(work);
+  const cold = await bazelBuild(wrapper, rustc, work);
+  assertEquals(cold.seedReport.mode, "cold-missing");
+  await makeOutputsReadOnly(work);
+  const beforeEdit = await runLinked(rustc, work);
+
+  editOneFunction(`${work}/src`, 2);
+  const previousTree = await fingerprintTree(`${work}/incr`);
+  const seeded = await bazelBuild(wrapper, rustc, work);
+  assertEquals(seeded.seedReport.mode, "mixed", JSON.stringify(seeded.seedReport));
+  assertEquals(seeded.seedReport.sessions, 1);
+  const seedTree = await fingerprintTree(`${work}/seed`);
+  const seedFiles = Object.keys(seedTree).filter((path) => seedTree[path].startsWith("file"));
+  for (const path of seedFiles) {
+    // The seed's files are the previous tree's, byte for byte, and read-only as Bazel left them.
+    if (!path.endsWith(".lock")) {
+      assertEquals(seedTree[path].split(" ").at(-1), previousTree[path].split(" ").at(-1), path);
+    }
+    assertEquals(Number.parseInt(seedTree[path].split(" ")[1], 8) & 0o222, 0, path);
+  }
+
+  const reuse = sessionReuse(`${work}/incr`);
+  ok(reuse.objects >= 4, `too few objects to judge: ${JSON.stringify(reuse)}`);
+  ok(reuse.reused * 2 > reuse.objects, `rustc did not reuse the seed: ${JSON.stringify(reuse)}`);
+  const seededResult = await runLinked(rustc, work);
+  ok(seededResult !== beforeEdit, "the edit did not reach the seeded build");
+
+  // The same edit built cold in the same place gives the same library.
+  await run("rm", ["-rf", `${work}/incr`, `${work}/out`]);
+  const coldAgain = await wrapper(["--", ...rustcArgs(rustc)], work);
+  assertEquals(coldAgain.code, 0, coldAgain.stderr);
+  assertEquals(sessionReuse(`${work}/incr`).reused, 0);
+  assertEquals(await runLinked(rustc, work), seededResult);
+}
+
+/** Links a program against `out/libgen.rlib` and returns what it prints. */
+async function runLinked(rustc: string, work: string): Promise<string> {
+  const program = `${work}/use_gen`;
+  Deno.writeTextFileSync(`${program}.rs`, 'fn main() { println!("{}", gen::total(7)); }\n');
+  const built = await run(rustc, [
+    `${program}.rs`,
+    "--edition=2021",
+    "--extern",
+    `gen=${work}/out/libgen.rlib`,
+    "-o",
+    program,
+  ]);
+  assertEquals(built.code, 0, built.stderr);
+  const ran = await run(program, []);
+  assertEquals(ran.code, 0, ran.stderr);
+  await Deno.remove(program);
+  return ran.stdout;
+}
+
+Deno.test({
+  name: "as root: a seeded rebuild reuses rustc's cache from a read-only seed",
+  ignore: RUSTC === undefined,
+  async fn() {
+    await using dir = await tempDir();
+    await provesReuse((args, cwd) => runWrapper(args, { cwd }), RUSTC!, dir.path, async () => {});
+  },
+});
+
+Deno.test({
+  name: "as an unprivileged user: a seeded rebuild reuses rustc's cache from a read-only seed",
+  ignore: !canRunUnprivileged,
+  async fn() {
+    await using dir = await tempDir();
+    const nobody = await prepareUnprivileged(dir.path);
+    Deno.mkdirSync(`${dir.path}/work`);
+    await provesReuse(nobody.wrapper, nobody.rustc, `${dir.path}/work`, nobody.own);
+  },
+});

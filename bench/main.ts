@@ -15,6 +15,7 @@
  */
 
 import { editOneFunction, writeCrate } from "./gen_crate.ts";
+import { compileActionArgs, seedActionArgs } from "./pr3925_args.ts";
 
 const MAIN_TS = new URL("../main.ts", import.meta.url).pathname;
 const RESULTS = new URL("./results/latest.json", import.meta.url).pathname;
@@ -243,15 +244,11 @@ async function incrementalPayoff(work: string): Promise<string> {
     a.push(await build(["--", ...rustc(undefined)]));
     b.push(await build(["--", ...rustc("persistent")]));
     await sh("find incr -type f -exec chmod a-w {} +; rm -rf seed");
-    const seed = await build(["--seed-prev-dir", "incr", "seed", "--exit-early", "true"]);
+    // Threshold 0: this measures seeding itself, whatever the crate's size.
+    const seed = await build(seedActionArgs("incr", "seed", 0));
     await sh("find seed -type f -exec chmod a-w {} +; rm -rf incr");
     const compile = await build([
-      "--copy-seed",
-      "seed",
-      "incr",
-      "--write-unused-inputs",
-      "unused.txt",
-      "seed",
+      ...compileActionArgs("seed", "incr", "unused.txt", 0),
       "--",
       ...rustc("incr"),
     ]);

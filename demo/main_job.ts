@@ -14,6 +14,8 @@
  */
 
 import { editOneFunction, writeCrate } from "../bench/gen_crate.ts";
+import { sessionReuse } from "../bench/rustc_reuse.ts";
+import { compileActionArgs, seedActionArgs } from "../bench/pr3925_args.ts";
 
 const MAIN_TS = new URL("../main.ts", import.meta.url).pathname;
 const SHAPE = { modules: 12, functionsPerModule: 120 };
@@ -53,18 +55,6 @@ function compileArgs(): string[] {
   ];
 }
 
-function reusedObjects(incr: string): string {
-  const crate = [...Deno.readDirSync(incr)].find((e) => e.isDirectory)!.name;
-  const sessions = [...Deno.readDirSync(`${incr}/${crate}`)]
-    .filter((e) => e.isDirectory).map((e) => e.name).sort();
-  const objects = (s: string) =>
-    [...Deno.readDirSync(`${incr}/${crate}/${s}`)].filter((e) => e.name.endsWith(".o"))
-      .map((e) => Deno.statSync(`${incr}/${crate}/${s}/${e.name}`).ino);
-  const older = new Set(sessions.slice(0, -1).flatMap(objects));
-  const newest = objects(sessions.at(-1)!);
-  return `${newest.filter((ino) => older.has(ino)).length} of ${newest.length}`;
-}
-
 async function sh(command: string): Promise<void> {
   await new Deno.Command("sh", { args: ["-c", command] }).output();
 }
@@ -90,27 +80,12 @@ try {
   // Seeded rebuild from the same starting point, in the same directory
   // (rustc discards its cache when the working directory changes).
   await sh(`rm -rf '${work}' && mv '${work}.before' '${work}'`);
-  const seedStep = await wrapper(work, [
-    "--seed-prev-dir",
-    "incr",
-    "seed",
-    "--seed-min-mb",
-    "0",
-    "--exit-early",
-    "true",
-  ]);
+  const seedStep = await wrapper(work, seedActionArgs("incr", "seed", 0));
   await sh(
     `find '${work}/seed' -type f -exec chmod a-w {} + ; rm -rf '${work}/incr' '${work}/out'`,
   );
   const compileStep = await wrapper(work, [
-    "--copy-seed",
-    "seed",
-    "incr",
-    "--seed-min-mb",
-    "0",
-    "--write-unused-inputs",
-    "unused_inputs.txt",
-    "seed",
+    ...compileActionArgs("seed", "incr", "unused_inputs.txt", 0),
     "--seed-report",
     "seed_report.json",
     ...compileArgs(),
@@ -120,7 +95,8 @@ try {
     `rebuild, seeded: ${(seedStep + compileStep).toFixed(0)} ms ` +
       `(seed action ${seedStep.toFixed(0)} ms + compile action ${compileStep.toFixed(0)} ms)`,
   );
-  console.log(`objects rustc reused from the seed: ${reusedObjects(`${work}/incr`)}`);
+  const reuse = sessionReuse(`${work}/incr`);
+  console.log(`objects rustc reused from the seed: ${reuse.reused} of ${reuse.objects}`);
   console.log(
     `unused_inputs_list: ${JSON.stringify(Deno.readTextFileSync(`${work}/unused_inputs.txt`))}`,
   );

@@ -10,6 +10,8 @@ import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
 import { fingerprintTree, run, type RunResult, runWrapper, RUSTC, tempDir } from "./helpers.ts";
 import { canRunUnprivileged, prepareUnprivileged } from "./unprivileged.ts";
 import { editOneFunction, writeCrate } from "../bench/gen_crate.ts";
+import { sessionReuse } from "../bench/rustc_reuse.ts";
+import { compileActionArgs, seedActionArgs } from "../bench/pr3925_args.ts";
 
 type Wrapper = (args: readonly string[], cwd: string) => Promise<RunResult>;
 
@@ -43,28 +45,13 @@ async function bazelBuild(
   work: string,
 ): Promise<{ seedReport: Record<string, unknown> }> {
   await run("rm", ["-rf", `${work}/seed`]);
-  const seed = await wrapper([
-    "--seed-prev-dir",
-    "incr",
-    "seed",
-    "--seed-min-mb",
-    "0",
-    "--exit-early",
-    "true",
-  ], work);
+  const seed = await wrapper(seedActionArgs("incr", "seed", 0), work);
   assertEquals(seed.code, 0, seed.stderr);
   await makeOutputsReadOnly(work);
   // Bazel deletes the outputs; it never makes their (shared-inode) files writable again.
   await run("rm", ["-rf", `${work}/incr`, `${work}/out`, `${work}/unused.txt`]);
   const compile = await wrapper([
-    "--copy-seed",
-    "seed",
-    "incr",
-    "--seed-min-mb",
-    "0",
-    "--write-unused-inputs",
-    "unused.txt",
-    "seed",
+    ...compileActionArgs("seed", "incr", "unused.txt", 0),
     "--seed-report",
     "report.json",
     "--rustc-output-format",
@@ -76,28 +63,6 @@ async function bazelBuild(
   assertEquals(compile.stderr.includes("not writeable"), false, compile.stderr);
   assertEquals(Deno.readTextFileSync(`${work}/unused.txt`), "seed\n");
   return { seedReport: JSON.parse(Deno.readTextFileSync(`${work}/report.json`)) };
-}
-
-/** Objects in the newest session, and how many are hard links of an older session's. */
-export function sessionReuse(incr: string): { objects: number; reused: number; sessions: number } {
-  const crates = [...Deno.readDirSync(incr)].filter((e) => e.isDirectory);
-  assertEquals(crates.length, 1);
-  const crate = `${incr}/${crates[0].name}`;
-  const sessions = [...Deno.readDirSync(crate)]
-    .filter((e) => e.isDirectory && e.name.startsWith("s-") && !e.name.endsWith("-working"))
-    .map((e) => e.name)
-    .sort();
-  const objects = (session: string) =>
-    [...Deno.readDirSync(`${crate}/${session}`)].filter((e) => e.name.endsWith(".o")).map((e) =>
-      Deno.statSync(`${crate}/${session}/${e.name}`).ino
-    );
-  const older = new Set(sessions.slice(0, -1).flatMap(objects));
-  const newest = sessions.length === 0 ? [] : objects(sessions.at(-1)!);
-  return {
-    objects: newest.length,
-    reused: newest.filter((ino) => older.has(ino)).length,
-    sessions: sessions.length,
-  };
 }
 
 async function provesReuse(

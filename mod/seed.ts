@@ -93,6 +93,8 @@ export function seedDirectory(request: SeedRequest): SeedReport {
     error: null,
   };
   const finish = () => {
+    // Whatever happened, rustc finds its incremental directory (empty when cold).
+    if (report.files === 0) ensureDestination(destination);
     report.milliseconds = Math.round((performance.now() - started) * 1000) / 1000;
     return report;
   };
@@ -113,7 +115,6 @@ export function seedDirectory(request: SeedRequest): SeedReport {
       debug(
         `seed ${source} holds ${walk.totalBytes} bytes, below ${report.threshold_bytes}: not seeding`,
       );
-      ensureDirectory(destination, created);
       return finish();
     }
     const plan = planSeed(walk, request.user);
@@ -155,6 +156,15 @@ function ensureDirectory(path: string, created: Created): void {
   }
 }
 
+/** Creates `path` (and parents) if missing; a failure here is left for rustc to report. */
+function ensureDestination(path: string): void {
+  try {
+    Deno.mkdirSync(path, { recursive: true });
+  } catch {
+    // rustc creates its incremental directory itself, or says why it can't.
+  }
+}
+
 function materialize(
   source: string,
   destination: string,
@@ -162,7 +172,7 @@ function materialize(
   created: Created,
   report: SeedReport,
 ): void {
-  if (!isDirectory(destination)) Deno.mkdirSync(destination, { recursive: true });
+  ensureDestination(destination);
   for (const directory of plan.directories) {
     ensureDirectory(`${destination}/${directory}`, created);
     report.directories++;

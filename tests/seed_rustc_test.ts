@@ -74,7 +74,8 @@ async function provesReuse(
   writeCrate(`${work}/src`, SHAPE);
   await own(work);
   const cold = await bazelBuild(wrapper, rustc, work);
-  assertEquals(cold.seedReport.mode, "cold-missing");
+  // The first seed action found no previous tree and left an empty seed, as Bazel's tree artifact is.
+  assertEquals([cold.seedReport.files, cold.seedReport.sessions], [0, 0]);
   await makeOutputsReadOnly(work);
   const beforeEdit = await runLinked(rustc, work);
 
@@ -143,5 +144,40 @@ Deno.test({
     const nobody = await prepareUnprivileged(dir.path);
     Deno.mkdirSync(`${dir.path}/work`);
     await provesReuse(nobody.wrapper, nobody.rustc, `${dir.path}/work`, nobody.own);
+  },
+});
+
+Deno.test({
+  name:
+    "as an unprivileged user: an unreadable subdirectory in the seed falls back to an empty DEST, the child runs",
+  ignore: !canRunUnprivileged,
+  async fn() {
+    await using dir = await tempDir();
+    const nobody = await prepareUnprivileged(dir.path);
+    const work = `${dir.path}/work`;
+    Deno.mkdirSync(`${work}/seed/a-readable`, { recursive: true });
+    Deno.mkdirSync(`${work}/seed/z-locked`, { recursive: true });
+    Deno.writeTextFileSync(`${work}/seed/a-readable/x`, "x");
+    Deno.writeTextFileSync(`${work}/seed/z-locked/y`, "y");
+    await nobody.own(work);
+    Deno.chownSync(`${work}/seed/z-locked`, 0, 0);
+    Deno.chmodSync(`${work}/seed/z-locked`, 0o700);
+    const result = await nobody.wrapper([
+      ...compileActionArgs("seed", "incr", "unused.txt", 0),
+      "--seed-report",
+      "report.json",
+      "--",
+      "/bin/sh",
+      "-c",
+      "echo ran > ran.txt",
+    ], work);
+    assertEquals(result.code, 0, result.stderr);
+    ok(
+      result.stderr.includes("seeding incr from seed failed") && result.stderr.includes("z-locked"),
+      result.stderr,
+    );
+    assertEquals(Deno.readTextFileSync(`${work}/ran.txt`), "ran\n");
+    assertEquals([...Deno.readDirSync(`${work}/incr`)], []);
+    assertEquals(JSON.parse(Deno.readTextFileSync(`${work}/report.json`)).mode, "failed");
   },
 });

@@ -16,6 +16,7 @@
 
 import { editOneFunction, writeCrate } from "./gen_crate.ts";
 import { compileActionArgs, seedActionArgs } from "./pr3925_args.ts";
+import { walkTree } from "../mod/walk.ts";
 
 const MAIN_TS = new URL("../main.ts", import.meta.url).pathname;
 const RESULTS = new URL("./results/latest.json", import.meta.url).pathname;
@@ -102,8 +103,7 @@ async function seedThroughput(rustcIncr: string): Promise<void> {
     makeFlatTree(`${base}/t${size}`, size);
     trees.push([`${size} files`, `${base}/t${size}`, size]);
   }
-  const incrFiles = [...Deno.readDirSync(rustcIncr)].length > 0 ? countFiles(rustcIncr) : 0;
-  trees.push(["rustc incr dir", rustcIncr, incrFiles]);
+  trees.push(["rustc incr dir", rustcIncr, walkTree(rustcIncr).files.length]);
   for (const [name, tree, files] of trees) {
     const reps = files >= 100000 ? 3 : 5;
     const wrapper: number[] = [];
@@ -150,14 +150,6 @@ async function seedThroughput(rustcIncr: string): Promise<void> {
   }
   results.seeding = rows;
   await Deno.remove(base, { recursive: true });
-}
-
-function countFiles(root: string): number {
-  let n = 0;
-  for (const e of Deno.readDirSync(root)) {
-    n += e.isDirectory ? countFiles(`${root}/${e.name}`) : e.isFile ? 1 : 0;
-  }
-  return n;
 }
 
 async function jsonThroughput(): Promise<void> {

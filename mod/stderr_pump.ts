@@ -113,7 +113,6 @@ async function processLines(
       partialLength = 0;
       const line = decoder.decode(lineBytes);
       const verdict = classifyRustcLine(line, format);
-      const consumed = done ? chunk.subarray(0, 0) : chunk.subarray(0, end + 1);
       if (verdict.kind === "invalid") {
         if (options.raw && !done) await writeAll(options.raw, chunk);
         await writeAll(options.forward, encoder.encode(printed));
@@ -124,7 +123,8 @@ async function processLines(
       }
       if (verdict.kind === "print") printed += verdict.text;
       if (verdict.kind === "metadata" && options.quitOnMetadata) {
-        if (options.raw) await writeAll(options.raw, consumed);
+        // Earlier chunks are already in `raw`; at end of stream this chunk is synthetic.
+        if (options.raw && !done) await writeAll(options.raw, chunk.subarray(0, end + 1));
         await writeAll(options.forward, encoder.encode(printed));
         return { stoppedAtMetadata: true };
       }

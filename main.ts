@@ -59,7 +59,7 @@ export async function main(argv: readonly string[]): Promise<number> {
 /** Seeding is loaded only by the command lines that seed. */
 async function seed(options: Options): Promise<void> {
   const { seedForOptions } = await import("./mod/seed_step.ts");
-  seedForOptions(options);
+  await seedForOptions(options);
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -11,8 +11,9 @@ import { debug } from "./debug.ts";
 import { describeError } from "./errors.ts";
 import type { PathPair } from "./options.ts";
 import { planSeed, type SeedPlan, type SeedUser } from "./seed_plan.ts";
+import { SeedThreads } from "./seed_threads.ts";
 import { isBelowThreshold, thresholdBytes } from "./threshold.ts";
-import { isDirectory, walkTree } from "./walk.ts";
+import { assembleWalk, isDirectory, listTree } from "./walk.ts";
 
 /** What seeding did, as `--seed-report` writes it. */
 export interface SeedReport {
@@ -36,6 +37,8 @@ export interface SeedReport {
   directories: number;
   /** rustc sessions seeded. */
   sessions: number;
+  /** Threads that placed files (large trees are linked in parallel). */
+  threads: number;
   /** Wall time of the whole step, walk included. */
   milliseconds: number;
   /** The `--seed-min-mb` threshold in bytes. */
@@ -56,8 +59,6 @@ export interface SeedRequest {
   readonly user: SeedUser;
 }
 
-const LINK_REFUSED = new Set(["EXDEV", "EPERM", "EMLINK", "ENOTSUP", "EOPNOTSUPP"]);
-
 /**
  * Seeds `pair.destination` from `pair.source`. Never throws for seeding
  * problems: they end in a report with mode `failed` and an empty destination.
@@ -65,7 +66,7 @@ const LINK_REFUSED = new Set(["EXDEV", "EPERM", "EMLINK", "ENOTSUP", "EOPNOTSUPP
  * @example
  * ```ts
  * import { seedDirectory } from "./seed.ts";
- * const report = seedDirectory({
+ * const report = await seedDirectory({
  *   pair: { source: "bazel-out/prev/lib.incr", destination: "lib.seed" },
  *   minMb: 20,
  *   missingIsExpected: true,
@@ -74,7 +75,7 @@ const LINK_REFUSED = new Set(["EXDEV", "EPERM", "EMLINK", "ENOTSUP", "EOPNOTSUPP
  * console.log(report.mode);
  * ```
  */
-export function seedDirectory(request: SeedRequest): SeedReport {
+export async function seedDirectory(request: SeedRequest): Promise<SeedReport> {
   const started = performance.now();
   const { source, destination } = request.pair;
   const report: SeedReport = {
@@ -88,6 +89,7 @@ export function seedDirectory(request: SeedRequest): SeedReport {
     source_bytes: 0,
     directories: 0,
     sessions: 0,
+    threads: 0,
     milliseconds: 0,
     threshold_bytes: thresholdBytes(request.minMb),
     error: null,
@@ -108,7 +110,9 @@ export function seedDirectory(request: SeedRequest): SeedReport {
 
   const created: Created = { files: [], directories: [] };
   try {
-    const walk = walkTree(source);
+    const listing = listTree(source);
+    using threads = SeedThreads.forFiles(listing.files.length);
+    const walk = assembleWalk(listing, await threads.stat(source, listing.files));
     report.source_bytes = walk.totalBytes;
     if (isBelowThreshold(walk.totalBytes, request.minMb)) {
       report.mode = "skipped-threshold";
@@ -118,7 +122,7 @@ export function seedDirectory(request: SeedRequest): SeedReport {
       return finish();
     }
     const plan = planSeed(walk, request.user);
-    materialize(source, destination, plan, created, report);
+    await materialize(source, destination, plan, threads, created, report);
     report.mode = report.copied === 0 ? "hardlink" : report.linked === 0 ? "copy" : "mixed";
     debug(
       `seeded ${destination} from ${source}: ${report.linked} linked, ${report.copied} copied`,
@@ -133,7 +137,7 @@ export function seedDirectory(request: SeedRequest): SeedReport {
       report.bytes =
       report.directories =
         0;
-    report.sessions = 0;
+    report.sessions = report.threads = 0;
     console.error(
       `process wrapper: seeding ${destination} from ${source} failed (${report.error}); ` +
         `starting cold${cleanupError ? `; cleanup also failed: ${cleanupError}` : ""}`,
@@ -165,57 +169,31 @@ function ensureDestination(path: string): void {
   }
 }
 
-function materialize(
+async function materialize(
   source: string,
   destination: string,
   plan: SeedPlan,
+  threads: SeedThreads,
   created: Created,
   report: SeedReport,
-): void {
+): Promise<void> {
   ensureDestination(destination);
   for (const directory of plan.directories) {
     ensureDirectory(`${destination}/${directory}`, created);
     report.directories++;
   }
-  for (const { file, method } of plan.files) {
-    const from = `${source}/${file.path}`;
-    const to = `${destination}/${file.path}`;
-    if (method === "link" && tryLink(from, to)) {
-      created.files.push(to);
-      report.linked++;
-    } else {
-      copyNew(from, to, created);
-      if (method === "writable-copy") Deno.chmodSync(to, file.mode | 0o200);
-      report.copied++;
-    }
-    report.bytes += file.size;
-  }
+  const tally = await threads.place(source, destination, plan.files, created.files);
   for (const lock of plan.freshLocks) {
     const path = `${destination}/${lock}`;
     Deno.writeFileSync(path, new Uint8Array(), { createNew: true, mode: 0o600 });
     created.files.push(path);
   }
+  report.linked = tally.linked;
+  report.copied = tally.copied;
+  report.bytes = tally.bytes;
+  report.threads = tally.threads;
   report.files = report.linked + report.copied + plan.freshLocks.length;
   report.sessions = plan.sessions;
-}
-
-/** Links `from` to `to`; `false` where the file system refuses links, so the caller copies. */
-function tryLink(from: string, to: string): boolean {
-  try {
-    Deno.linkSync(from, to);
-    return true;
-  } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (code !== undefined && LINK_REFUSED.has(code)) return false;
-    throw error;
-  }
-}
-
-/** Copies `from` to a `to` that must not exist yet: never clobber what is already there. */
-function copyNew(from: string, to: string, created: Created): void {
-  Deno.writeFileSync(to, new Uint8Array(), { createNew: true });
-  created.files.push(to);
-  Deno.copyFileSync(from, to);
 }
 
 function removeCreated(created: Created): string | undefined {

@@ -30,6 +30,8 @@ export interface PlannedSeedFile {
   readonly file: WalkedFile;
   /** How it gets into the destination. */
   readonly method: FileMethod;
+  /** Its position in the walk's `files`. */
+  readonly index: number;
 }
 
 /** What to create in the destination. */
@@ -141,7 +143,12 @@ export function planSeed(walk: TreeWalk, user: SeedUser): SeedPlan {
   };
 
   const files: PlannedSeedFile[] = [];
-  for (const file of walk.files) {
+  if (crateDirectories.size === 0) {
+    // Not a rustc incremental tree: a plain tree, every file linked.
+    for (const [index, file] of walk.files.entries()) files.push({ file, method: "link", index });
+    return { directories: walk.directories, files, freshLocks, sessions: 0 };
+  }
+  for (const [index, file] of walk.files.entries()) {
     if (isExcluded(file.path)) continue;
     const parent = parentOf(file.path);
     const name = file.path.slice(parent.length === 0 ? 0 : parent.length + 1);
@@ -151,7 +158,7 @@ export function planSeed(walk: TreeWalk, user: SeedUser): SeedPlan {
     const method = inSession && name.endsWith(".o") && !isWritableBy(file, user)
       ? "writable-copy"
       : "link";
-    files.push({ file, method });
+    files.push({ file, method, index });
   }
 
   return {

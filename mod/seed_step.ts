@@ -18,15 +18,15 @@ import { seedDirectory, type SeedReport } from "./seed.ts";
  * import { seedForOptions } from "./seed_step.ts";
  * import { parseCommandLine } from "./flags.ts";
  * import { resolveOptions } from "./options.ts";
- * seedForOptions(resolveOptions(parseCommandLine(["--seed-prev-dir", "prev", "seed", "--exit-early", "true"])));
+ * await seedForOptions(resolveOptions(parseCommandLine(["--seed-prev-dir", "prev", "seed", "--exit-early", "true"])));
  * ```
  */
-export function seedForOptions(options: Options): SeedReport[] {
+export async function seedForOptions(options: Options): Promise<SeedReport[]> {
   const user = { uid: Deno.uid() ?? 0 };
   const reports: SeedReport[] = [];
   if (options.seedPrevDir) {
     reports.push(
-      seedDirectory({
+      await seedDirectory({
         pair: options.seedPrevDir,
         minMb: options.seedMinMb,
         missingIsExpected: true,
@@ -36,7 +36,7 @@ export function seedForOptions(options: Options): SeedReport[] {
   }
   if (options.copySeed) {
     reports.push(
-      seedDirectory({
+      await seedDirectory({
         pair: options.copySeed,
         minMb: options.seedMinMb,
         missingIsExpected: false,

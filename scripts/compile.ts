@@ -10,6 +10,9 @@
 /** The permissions the wrapper needs at run time, and no more. */
 export const RUNTIME_PERMISSIONS = ["--allow-read", "--allow-write", "--allow-env", "--allow-run"];
 
+/** Modules loaded only as workers, which `deno compile` leaves out unless told. */
+export const WORKER_MODULES = ["../mod/seed_worker.ts"];
+
 /** Where the executable is written. */
 export const OUTPUT = "dist/process_wrapper";
 
@@ -24,8 +27,12 @@ export const OUTPUT = "dist/process_wrapper";
  */
 export async function compile(): Promise<number> {
   const entry = new URL("../main.ts", import.meta.url).pathname;
+  const includes = WORKER_MODULES.flatMap((module) => [
+    "--include",
+    new URL(module, import.meta.url).pathname,
+  ]);
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["compile", ...RUNTIME_PERMISSIONS, "--output", OUTPUT, entry],
+    args: ["compile", ...RUNTIME_PERMISSIONS, ...includes, "--output", OUTPUT, entry],
     stdout: "inherit",
     stderr: "piped",
   }).output();

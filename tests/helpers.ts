@@ -76,6 +76,18 @@ export function wrapperCommand(
 }
 
 /**
+ * Where trees of thousands of files are made: creating a file on this
+ * machine's root file system costs ~0.7 ms, on tmpfs ~10 µs.
+ */
+export const MANY_FILES_PARENT = (() => {
+  try {
+    return Deno.statSync("/dev/shm").isDirectory ? "/dev/shm" : undefined;
+  } catch {
+    return undefined;
+  }
+})();
+
+/**
  * A fresh temporary directory, removed by the returned disposer.
  *
  * @example

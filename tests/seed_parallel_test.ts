@@ -1,0 +1,111 @@
+/**
+ * Large seeds are stat'ed and linked on several threads: every file still
+ * arrives exactly once, a failure in any thread's share still removes
+ * everything that was seeded, and a seed that vanishes mid-walk falls back.
+ */
+
+import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
+import { FILES_PER_THREAD } from "../mod/seed_threads.ts";
+import { listTree, MANY_FILES_PARENT, runWrapper, tempDir, writeScript } from "./helpers.ts";
+
+const CORES = navigator.hardwareConcurrency;
+/** Enough files for two threads, in directories of 500. */
+const FILES = 3 * FILES_PER_THREAD;
+
+function makeLargeTree(root: string, files = FILES): string[] {
+  const paths: string[] = [];
+  for (let i = 0; i < files; i++) {
+    const directory = `d${Math.floor(i / 500)}`;
+    if (i % 500 === 0) Deno.mkdirSync(`${root}/${directory}`, { recursive: true });
+    const path = `${directory}/f${i}`;
+    Deno.writeTextFileSync(`${root}/${path}`, String(i));
+    paths.push(path);
+  }
+  return paths.sort();
+}
+
+const seedArgs = (seed: string, dest: string, ...rest: string[]) => [
+  "--copy-seed",
+  seed,
+  dest,
+  "--seed-min-mb",
+  "0",
+  "--seed-report",
+  "r.json",
+  ...rest,
+];
+
+Deno.test({
+  name: "a large seed is linked by several threads, every file exactly once",
+  ignore: CORES < 2,
+  async fn() {
+    await using dir = await tempDir("pw-many-", MANY_FILES_PARENT);
+    const paths = makeLargeTree(`${dir.path}/seed`);
+    const result = await runWrapper(seedArgs("seed", "dest", "--exit-early", "true"), {
+      cwd: dir.path,
+    });
+    assertEquals(result.code, 0, result.stderr);
+    const report = JSON.parse(Deno.readTextFileSync(`${dir.path}/r.json`));
+    ok(report.threads >= 2, `threads: ${report.threads}`);
+    assertEquals([report.mode, report.files, report.linked], ["hardlink", FILES, FILES]);
+    const seeded = listTree(`${dir.path}/dest`).filter((path) => path.includes("/"));
+    assertEquals(seeded, paths);
+    for (const path of paths) {
+      const stat = Deno.statSync(`${dir.path}/dest/${path}`);
+      assertEquals(stat.ino, Deno.statSync(`${dir.path}/seed/${path}`).ino, path);
+      assertEquals(stat.nlink, 2, path);
+    }
+  },
+});
+
+Deno.test("a failure in any thread's share removes the whole partial seed and runs cold", async () => {
+  await using dir = await tempDir("pw-many-", MANY_FILES_PARENT);
+  const paths = makeLargeTree(`${dir.path}/seed`);
+  const child = writeScript(dir.path, "child.sh", "find dest -type f | sort > seen.txt");
+  // In the way at the start, the middle and the end of the list: each thread's share is hit.
+  for (const blocker of [paths[0], paths[paths.length >> 1], paths[paths.length - 1]]) {
+    const dest = `dest-${blocker.replace("/", "-")}`;
+    Deno.mkdirSync(`${dir.path}/${dest}/${blocker.split("/")[0]}`, { recursive: true });
+    Deno.writeTextFileSync(`${dir.path}/${dest}/${blocker}`, "mine");
+    const result = await runWrapper(seedArgs("seed", dest, "--", child), { cwd: dir.path });
+    assertEquals(result.code, 0, result.stderr);
+    ok(result.stderr.includes("starting cold") && result.stderr.includes(blocker), result.stderr);
+    assertEquals(listTree(`${dir.path}/${dest}`), [blocker.split("/")[0], blocker]);
+    assertEquals(Deno.readTextFileSync(`${dir.path}/${dest}/${blocker}`), "mine");
+    const report = JSON.parse(Deno.readTextFileSync(`${dir.path}/r.json`));
+    assertEquals([report.mode, report.files], ["failed", 0]);
+  }
+});
+
+Deno.test("a seed deleted while it is being seeded: a full seed or a clean cold start, never a crash", async () => {
+  await using dir = await tempDir("pw-many-", MANY_FILES_PARENT);
+  const outcomes = new Set<string>();
+  for (let round = 0; round < 4; round++) {
+    const seed = `seed${round}`;
+    const dest = `dest${round}`;
+    const paths = makeLargeTree(`${dir.path}/${seed}`);
+    const child = writeScript(dir.path, "child.sh", "exit 7");
+    // `rm -rf` deletes the seed directory by directory while the wrapper walks and links it.
+    const remover = new Deno.Command("sh", {
+      args: ["-c", `sleep 0.0${round * 2}; rm -rf ${seed}`],
+      cwd: dir.path,
+    }).spawn();
+    const result = await runWrapper(seedArgs(seed, dest, "--", child), { cwd: dir.path });
+    await remover.status;
+    assertEquals(result.code, 7, result.stderr);
+    ok(!/at .*\.ts:\d+/.test(result.stderr), `stack trace: ${result.stderr}`);
+    const report = JSON.parse(Deno.readTextFileSync(`${dir.path}/r.json`));
+    outcomes.add(report.mode);
+    const seeded = listTree(`${dir.path}/${dest}`).filter((path) => path.includes("/"));
+    if (report.mode === "hardlink") {
+      // The walk finished before the deletion reached it: whatever it listed is all there.
+      assertEquals(seeded.length, report.linked);
+    } else {
+      ok(["failed", "cold-missing"].includes(report.mode), report.mode);
+      assertEquals(seeded, [], `${report.mode} left ${seeded.length} files`);
+      assertEquals(listTree(`${dir.path}/${dest}`), []);
+    }
+    ok(paths.length === FILES);
+  }
+  console.log(`outcomes: ${[...outcomes].join(", ")}`);
+});

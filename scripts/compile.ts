@@ -8,7 +8,14 @@
  */
 
 /** The permissions the wrapper needs at run time, and no more. */
-export const RUNTIME_PERMISSIONS = ["--allow-read", "--allow-write", "--allow-env", "--allow-run"];
+export const RUNTIME_PERMISSIONS = [
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-run",
+  // Seeding asks who will run rustc (Deno.uid).
+  "--allow-sys=uid",
+];
 
 /** Modules loaded only as workers, which `deno compile` leaves out unless told. */
 export const WORKER_MODULES = ["../mod/seed_worker.ts"];

@@ -1,7 +1,9 @@
 /**
  * deno-process-wrapper: a drop-in for rules_rust's `process_wrapper`.
  *
- * Parse, plan, run, exit code; every effect lives in `mod/`.
+ * Parse, plan, run, exit code; every effect lives in `mod/`. With
+ * `--persistent_worker` it serves Bazel's JSON worker protocol instead, each
+ * request being one such run.
  *
  * @example
  * ```sh
@@ -13,12 +15,16 @@
 
 import { WrapperError } from "./mod/errors.ts";
 import { runChild } from "./mod/exec.ts";
-import { helpText, parseCommandLine } from "./mod/flags.ts";
+import { expandFlagfile, helpText, parseCommandLine } from "./mod/flags.ts";
 import { copyOutput, touchFile, writePlannedFiles } from "./mod/markers.ts";
 import { type Options, resolveOptions } from "./mod/options.ts";
 import { planChild } from "./mod/plan.ts";
 import { systemHost } from "./mod/host.ts";
+import { PROCESS_IO, type RunIO } from "./mod/run_io.ts";
 import { writeUnusedInputs } from "./mod/unused_inputs.ts";
+
+/** Bazel's flag for starting a persistent worker. */
+const PERSISTENT_WORKER = "--persistent_worker";
 
 /**
  * Runs the wrapper on `argv` (program name excluded) and returns its exit code.
@@ -30,19 +36,37 @@ import { writeUnusedInputs } from "./mod/unused_inputs.ts";
  * ```
  */
 export async function main(argv: readonly string[]): Promise<number> {
+  if (argv.includes(PERSISTENT_WORKER)) {
+    const { serveWorker } = await import("./mod/worker.ts");
+    return await serveWorker(argv.filter((arg) => arg !== PERSISTENT_WORKER), runOnce);
+  }
+  return await runOnce(argv, PROCESS_IO);
+}
+
+/**
+ * One wrapper run: a one-shot process, or one worker request.
+ *
+ * @example
+ * ```ts
+ * import { runOnce } from "./main.ts";
+ * import { PROCESS_IO } from "./mod/run_io.ts";
+ * const code = await runOnce(["--", "/bin/true"], PROCESS_IO); // 0
+ * ```
+ */
+export async function runOnce(argv: readonly string[], io: RunIO): Promise<number> {
   try {
-    const parsed = parseCommandLine(argv);
+    const parsed = parseCommandLine(expandFlagfile(argv, Deno.readTextFileSync));
     if (parsed.help) {
-      console.error(helpText("process_wrapper"));
+      io.warn(helpText("process_wrapper"));
       return 0;
     }
     const options = resolveOptions(parsed);
     const plan = options.exitEarly ? undefined : planChild(options, systemHost());
-    if (options.copySeed || options.seedPrevDir) await seed(options);
+    if (options.copySeed || options.seedPrevDir) await seed(options, io);
     if (plan === undefined) return 0;
 
     writePlannedFiles(plan.paramFiles);
-    const { code } = await runChild(plan, options);
+    const { code } = await runChild(plan, options, io);
     if (code === 0) {
       if (options.touchFile !== undefined) touchFile(options.touchFile);
       if (options.copyOutput !== undefined) copyOutput(options.copyOutput);
@@ -51,15 +75,15 @@ export async function main(argv: readonly string[]): Promise<number> {
     return code;
   } catch (error) {
     if (!(error instanceof WrapperError)) throw error;
-    console.error(`process wrapper error: ${error.message}`);
+    io.warn(`process wrapper error: ${error.message}`);
     return 1;
   }
 }
 
 /** Seeding is loaded only by the command lines that seed. */
-async function seed(options: Options): Promise<void> {
+async function seed(options: Options, io: RunIO): Promise<void> {
   const { seedForOptions } = await import("./mod/seed_step.ts");
-  await seedForOptions(options);
+  await seedForOptions(options, io.warn);
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -10,7 +10,8 @@ import { debug } from "./debug.ts";
 import { describeError, WrapperError } from "./errors.ts";
 import type { Options } from "./options.ts";
 import type { ChildPlan } from "./plan.ts";
-import { type ByteSink, pumpStderr } from "./stderr_pump.ts";
+import type { RunIO } from "./run_io.ts";
+import { type ByteSink, pumpStderr, writeAll } from "./stderr_pump.ts";
 
 /** How the child ended. */
 export interface ChildOutcome {
@@ -32,8 +33,9 @@ const SIGNAL_NUMBERS: Record<(typeof FORWARDED_SIGNALS)[number], number> = {
  * @example
  * ```ts
  * import { runChild } from "./exec.ts";
+ * import { PROCESS_IO } from "./run_io.ts";
  * const plan = { executable: "/bin/true", args: [], env: {}, paramFiles: [] };
- * const { code } = await runChild(plan, { rustcQuitOnRmeta: false });
+ * const { code } = await runChild(plan, { rustcQuitOnRmeta: false }, PROCESS_IO);
  * ```
  *
  * @throws {WrapperError} when an output file can't be opened, the child can't
@@ -45,6 +47,7 @@ export async function runChild(
     Options,
     "stdoutFile" | "stderrFile" | "outputFile" | "rustcOutputFormat" | "rustcQuitOnRmeta"
   >,
+  io: RunIO,
 ): Promise<ChildOutcome> {
   const opened: Deno.FsFile[] = [];
   const open = (path: string | undefined, flag: string) => {
@@ -69,8 +72,8 @@ export async function runChild(
         args: [...plan.args],
         env: { ...plan.env },
         clearEnv: true,
-        stdin: "inherit",
-        stdout: stdoutFile ? "piped" : "inherit",
+        stdin: io.stdin,
+        stdout: stdoutFile || io.childStdout ? "piped" : "inherit",
         stderr: "piped",
       }).spawn();
     } catch (error) {
@@ -80,7 +83,16 @@ export async function runChild(
     }
 
     let receivedSignal: number | undefined;
-    const handlers = FORWARDED_SIGNALS.map((signal) => {
+    const kill = () => {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // The child is already gone.
+      }
+    };
+    if (io.cancel?.aborted) kill();
+    io.cancel?.addEventListener("abort", kill);
+    const handlers = (io.forwardSignals ? FORWARDED_SIGNALS : []).map((signal) => {
       const handler = () => {
         receivedSignal ??= SIGNAL_NUMBERS[signal];
         try {
@@ -94,10 +106,14 @@ export async function runChild(
     });
 
     try {
-      const stdoutDone = stdoutFile ? child.stdout.pipeTo(stdoutFile.writable) : undefined;
+      const stdoutDone = stdoutFile
+        ? child.stdout.pipeTo(stdoutFile.writable)
+        : io.childStdout
+        ? copyAll(child.stdout, io.childStdout)
+        : undefined;
       if (stdoutFile) opened.splice(opened.indexOf(stdoutFile), 1); // pipeTo closes it.
       const outcome = await pumpStderr(child.stderr, {
-        forward: (stderrFile ?? Deno.stderr) as ByteSink,
+        forward: (stderrFile ?? io.childStderr) as ByteSink,
         raw: outputFile,
         format: options.rustcOutputFormat,
         quitOnMetadata: options.rustcQuitOnRmeta,
@@ -123,9 +139,14 @@ export async function runChild(
       }
       return { code, stoppedAtMetadata: false };
     } finally {
+      io.cancel?.removeEventListener("abort", kill);
       for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
     }
   } finally {
     for (const file of opened) file.close();
   }
+}
+
+async function copyAll(from: ReadableStream<Uint8Array>, to: ByteSink): Promise<void> {
+  for await (const chunk of from) await writeAll(to, chunk);
 }

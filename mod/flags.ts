@@ -9,7 +9,7 @@
  * @module
  */
 
-import { WrapperError } from "./errors.ts";
+import { describeError, WrapperError } from "./errors.ts";
 
 /**
  * How a flag takes its values: `single` once with exactly one value,
@@ -105,6 +105,37 @@ export interface ParsedCommandLine {
   readonly flags: ReadonlyMap<string, readonly string[]>;
   /** Everything after `--` (empty when there is no `--`). */
   readonly child: readonly string[];
+}
+
+/**
+ * Expands a leading `@flagfile` (Bazel's `multiline` param file: one argument
+ * per line), the form Bazel gives a worker-capable action when it runs it
+ * one-shot. Upstream rejects a leading `@...` as an unknown flag, so no
+ * accepted command line changes meaning.
+ *
+ * @example
+ * ```ts
+ * import { expandFlagfile } from "./flags.ts";
+ * expandFlagfile(["@args"], () => "--\nrustc\n"); // ["--", "rustc"]
+ * ```
+ *
+ * @throws {WrapperError} naming the flagfile when it can't be read.
+ */
+export function expandFlagfile(
+  argv: readonly string[],
+  readTextFile: (path: string) => string,
+): string[] {
+  if (argv.length === 0 || !argv[0].startsWith("@")) return [...argv];
+  const path = argv[0].slice(1);
+  let text: string;
+  try {
+    text = readTextFile(path);
+  } catch (error) {
+    throw new WrapperError(`flagfile ${path}: cannot read (${describeError(error)})`);
+  }
+  const lines = text.split("\n");
+  if (lines.at(-1) === "") lines.pop();
+  return [...lines, ...argv.slice(1)];
 }
 
 /**

@@ -57,6 +57,8 @@ export interface SeedRequest {
   readonly missingIsExpected: boolean;
   /** Who will run rustc on the result. */
   readonly user: SeedUser;
+  /** Prints the one line a seeding problem gets. */
+  readonly warn: (line: string) => void;
 }
 
 /**
@@ -71,6 +73,7 @@ export interface SeedRequest {
  *   minMb: 20,
  *   missingIsExpected: true,
  *   user: { uid: Deno.uid() ?? 0 },
+ *   warn: console.error,
  * });
  * console.log(report.mode);
  * ```
@@ -104,7 +107,7 @@ export async function seedDirectory(request: SeedRequest): Promise<SeedReport> {
   if (!isDirectory(source)) {
     const line = `seed ${source} is not a directory: starting cold`;
     if (request.missingIsExpected) debug(line);
-    else console.error(`process wrapper: ${line}`);
+    else request.warn(`process wrapper: ${line}`);
     return finish();
   }
 
@@ -138,7 +141,7 @@ export async function seedDirectory(request: SeedRequest): Promise<SeedReport> {
       report.directories =
         0;
     report.sessions = report.threads = 0;
-    console.error(
+    request.warn(
       `process wrapper: seeding ${destination} from ${source} failed (${report.error}); ` +
         `starting cold${cleanupError ? `; cleanup also failed: ${cleanupError}` : ""}`,
     );

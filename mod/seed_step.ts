@@ -18,10 +18,13 @@ import { seedDirectory, type SeedReport } from "./seed.ts";
  * import { seedForOptions } from "./seed_step.ts";
  * import { parseCommandLine } from "./flags.ts";
  * import { resolveOptions } from "./options.ts";
- * await seedForOptions(resolveOptions(parseCommandLine(["--seed-prev-dir", "prev", "seed", "--exit-early", "true"])));
+ * await seedForOptions(resolveOptions(parseCommandLine(["--seed-prev-dir", "prev", "seed", "--exit-early", "true"])), console.error);
  * ```
  */
-export async function seedForOptions(options: Options): Promise<SeedReport[]> {
+export async function seedForOptions(
+  options: Options,
+  warn: (line: string) => void,
+): Promise<SeedReport[]> {
   const user = { uid: Deno.uid() ?? 0 };
   const reports: SeedReport[] = [];
   if (options.seedPrevDir) {
@@ -31,6 +34,7 @@ export async function seedForOptions(options: Options): Promise<SeedReport[]> {
         minMb: options.seedMinMb,
         missingIsExpected: true,
         user,
+        warn,
       }),
     );
   }
@@ -41,6 +45,7 @@ export async function seedForOptions(options: Options): Promise<SeedReport[]> {
         minMb: options.seedMinMb,
         missingIsExpected: false,
         user,
+        warn,
       }),
     );
   }
@@ -49,7 +54,7 @@ export async function seedForOptions(options: Options): Promise<SeedReport[]> {
     try {
       Deno.writeTextFileSync(options.seedReport, JSON.stringify(body, null, 2) + "\n");
     } catch (error) {
-      console.error(
+      warn(
         `process wrapper: --seed-report ${options.seedReport}: cannot write (${
           describeError(error)
         })`,

@@ -1,0 +1,274 @@
+/**
+ * Bazel's JSON persistent-worker protocol: newline-delimited `WorkRequest`s
+ * on stdin, one `WorkResponse` line per request on stdout, and nothing else
+ * on stdout. Each request is one whole wrapper run, handled exactly as a
+ * one-shot process would handle the same command line.
+ *
+ * Requests run concurrently (multiplex). A request with a `sandboxDir` runs
+ * alone, inside that directory: a process has one working directory, and the
+ * wrapper's paths and `${pwd}` are relative to it.
+ *
+ * @module
+ */
+
+import { describeError } from "./errors.ts";
+import type { RunIO } from "./run_io.ts";
+import { type ByteSink, writeAll } from "./stderr_pump.ts";
+
+/** A request, as far as the wrapper uses it. */
+export interface WorkRequest {
+  /** The wrapper command line (Bazel has already expanded the flagfile). */
+  readonly arguments: readonly string[];
+  /** 0 for a singleplex worker. */
+  readonly requestId: number;
+  /** Cancel the request with this id. */
+  readonly cancel: boolean;
+  /** Run inside this directory (relative to the worker's). */
+  readonly sandboxDir?: string;
+}
+
+/** A response line. */
+export interface WorkResponse {
+  /** The run's exit code. */
+  readonly exitCode: number;
+  /** Everything the run printed: child stdout and stderr, wrapper messages. */
+  readonly output: string;
+  /** The request's id. */
+  readonly requestId: number;
+  /** Set when the request was cancelled. */
+  readonly wasCancelled?: boolean;
+}
+
+/** A line that is not a usable request: answered when its id could be read. */
+export interface MalformedRequest {
+  /** What is wrong with it. */
+  readonly error: string;
+  /** Its id, when one could be read. */
+  readonly requestId?: number;
+}
+
+/**
+ * Parses one request line. Pure.
+ *
+ * @example
+ * ```ts
+ * import { parseWorkRequest } from "./worker.ts";
+ * parseWorkRequest('{"arguments":["--","/bin/true"],"requestId":3}');
+ * // { arguments: ["--", "/bin/true"], requestId: 3, cancel: false, sandboxDir: undefined }
+ * ```
+ */
+export function parseWorkRequest(line: string): WorkRequest | MalformedRequest {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (error) {
+    return { error: `not JSON: ${describeError(error)}` };
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return { error: "not a JSON object" };
+  }
+  const fields = value as Record<string, unknown>;
+  const requestId = fields.requestId ?? 0;
+  if (typeof requestId !== "number" || !Number.isInteger(requestId)) {
+    return { error: `requestId ${JSON.stringify(requestId)} is not an integer` };
+  }
+  const args = fields.arguments ?? [];
+  if (!Array.isArray(args) || !args.every((arg) => typeof arg === "string")) {
+    return { error: "arguments is not a list of strings", requestId };
+  }
+  const sandboxDir = fields.sandboxDir;
+  if (sandboxDir !== undefined && typeof sandboxDir !== "string") {
+    return { error: "sandboxDir is not a string", requestId };
+  }
+  return {
+    arguments: args,
+    requestId,
+    cancel: fields.cancel === true,
+    sandboxDir: sandboxDir === "" ? undefined : sandboxDir,
+  };
+}
+
+/** Runs one wrapper command line with the given I/O and returns its exit code. */
+export type RunWrapper = (argv: readonly string[], io: RunIO) => Promise<number>;
+
+/** The worker's streams, injectable for tests. */
+export interface WorkerStreams {
+  /** Request lines. */
+  readonly input: ReadableStream<Uint8Array>;
+  /** Response lines. */
+  readonly output: ByteSink;
+  /** The worker's own diagnostics (Bazel keeps them in the worker log). */
+  readonly log: (line: string) => void;
+}
+
+/** Collects a run's output, in order, as bytes. */
+class OutputBuffer implements ByteSink {
+  readonly #chunks: Uint8Array[] = [];
+  #encoder = new TextEncoder();
+
+  write(bytes: Uint8Array): Promise<number> {
+    this.#chunks.push(bytes.slice());
+    return Promise.resolve(bytes.length);
+  }
+
+  line(text: string): void {
+    this.#chunks.push(this.#encoder.encode(`${text}\n`));
+  }
+
+  text(): string {
+    const decoder = new TextDecoder();
+    return this.#chunks.map((chunk) => decoder.decode(chunk, { stream: true })).join("") +
+      decoder.decode();
+  }
+}
+
+/**
+ * Lets many shared holders in at once, or one exclusive holder alone: runs in
+ * the worker's directory share it; a run in a sandbox directory changes it.
+ */
+class DirectoryLock {
+  #shared = 0;
+  #exclusive = false;
+  #waiters: (() => void)[] = [];
+
+  async run<T>(exclusive: boolean, body: () => Promise<T>): Promise<T> {
+    while (this.#exclusive || (exclusive && this.#shared > 0)) {
+      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    }
+    if (exclusive) this.#exclusive = true;
+    else this.#shared++;
+    try {
+      return await body();
+    } finally {
+      if (exclusive) this.#exclusive = false;
+      else this.#shared--;
+      for (const wake of this.#waiters.splice(0)) wake();
+    }
+  }
+}
+
+/**
+ * Serves requests from `streams.input` until it ends, then waits for the runs
+ * in flight. Returns the worker's exit code: 0, or 1 after a line whose
+ * request id can't be read (no response can be addressed, so the worker stops
+ * rather than leave Bazel waiting).
+ *
+ * @example
+ * ```ts
+ * import { serveWorker } from "./worker.ts";
+ * import { runOnce } from "../main.ts";
+ * Deno.exit(await serveWorker([], runOnce));
+ * ```
+ */
+export async function serveWorker(
+  startupArgs: readonly string[],
+  run: RunWrapper,
+  streams: WorkerStreams = {
+    input: Deno.stdin.readable,
+    output: Deno.stdout,
+    log: (line) => console.error(line),
+  },
+): Promise<number> {
+  const encoder = new TextEncoder();
+  let writing = Promise.resolve();
+  // One write per response, one response at a time: lines never interleave.
+  const respond = (response: WorkResponse) => {
+    const bytes = encoder.encode(JSON.stringify(response) + "\n");
+    writing = writing.then(() => writeAll(streams.output, bytes));
+    return writing;
+  };
+  const inFlight = new Map<number, AbortController>();
+  const running = new Set<Promise<void>>();
+  const lock = new DirectoryLock();
+  const home = Deno.cwd();
+
+  const handle = async (request: WorkRequest) => {
+    const cancel = new AbortController();
+    inFlight.set(request.requestId, cancel);
+    const output = new OutputBuffer();
+    const io: RunIO = {
+      childStdout: output,
+      childStderr: output,
+      warn: (line) => output.line(line),
+      stdin: "null",
+      forwardSignals: false,
+      cancel: cancel.signal,
+    };
+    let exitCode: number;
+    try {
+      exitCode = await lock.run(request.sandboxDir !== undefined, async () => {
+        if (request.sandboxDir === undefined) {
+          return await run([...startupArgs, ...request.arguments], io);
+        }
+        Deno.chdir(request.sandboxDir);
+        try {
+          return await run([...startupArgs, ...request.arguments], io);
+        } finally {
+          Deno.chdir(home);
+        }
+      });
+    } catch (error) {
+      // A bug in one run must not take the worker, or any other run, down.
+      output.line(
+        `process wrapper: internal error: ${error instanceof Error ? error.stack : error}`,
+      );
+      exitCode = 1;
+    } finally {
+      inFlight.delete(request.requestId);
+    }
+    await respond({
+      exitCode,
+      output: output.text(),
+      requestId: request.requestId,
+      ...(cancel.signal.aborted ? { wasCancelled: true } : {}),
+    });
+  };
+
+  let status = 0;
+  for await (const line of readLines(streams.input)) {
+    if (line.trim() === "") continue;
+    const request = parseWorkRequest(line);
+    if ("error" in request) {
+      if (request.requestId === undefined) {
+        streams.log(`process wrapper worker: unreadable request, stopping: ${request.error}`);
+        status = 1;
+        break;
+      }
+      await respond({
+        exitCode: 1,
+        output: `process wrapper worker: bad request: ${request.error}\n`,
+        requestId: request.requestId,
+      });
+      continue;
+    }
+    if (request.cancel) {
+      // A request already answered is not answered twice.
+      inFlight.get(request.requestId)?.abort();
+      continue;
+    }
+    const done = handle(request);
+    running.add(done);
+    done.finally(() => running.delete(done));
+    // A singleplex worker (id 0) serves one request at a time, as Bazel expects.
+    if (request.requestId === 0) await done;
+  }
+  await Promise.all(running);
+  await writing;
+  return status;
+}
+
+/** Splits a byte stream into lines (without their `\n`). */
+async function* readLines(input: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  let pending = "";
+  for await (const chunk of input) {
+    pending += decoder.decode(chunk, { stream: true });
+    let newline: number;
+    while ((newline = pending.indexOf("\n")) >= 0) {
+      yield pending.slice(0, newline);
+      pending = pending.slice(newline + 1);
+    }
+  }
+  pending += decoder.decode();
+  if (pending !== "") yield pending;
+}

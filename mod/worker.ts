@@ -1,7 +1,7 @@
 /**
- * Bazel's JSON persistent-worker protocol: newline-delimited `WorkRequest`s
- * on stdin, one `WorkResponse` line per request on stdout, and nothing else
- * on stdout. Each request is one whole wrapper run, handled exactly as a
+ * Bazel's JSON persistent-worker protocol: `WorkRequest` objects on stdin
+ * (newline-delimited since Bazel 5, pretty-printed back to back before), one
+ * `WorkResponse` line per request on stdout, and nothing else on stdout. Each request is one whole wrapper run, handled exactly as a
  * one-shot process would handle the same command line.
  *
  * Requests run concurrently (multiplex). A request with a `sandboxDir` runs
@@ -39,7 +39,7 @@ export interface WorkResponse {
   readonly wasCancelled?: boolean;
 }
 
-/** A line that is not a usable request: answered when its id could be read. */
+/** Text that is not a usable request: answered when its id could be read. */
 export interface MalformedRequest {
   /** What is wrong with it. */
   readonly error: string;
@@ -48,7 +48,7 @@ export interface MalformedRequest {
 }
 
 /**
- * Parses one request line. Pure.
+ * Parses one request (a JSON object's text). Pure.
  *
  * @example
  * ```ts
@@ -93,11 +93,11 @@ export type RunWrapper = (argv: readonly string[], io: RunIO) => Promise<number>
 
 /** The worker's streams, injectable for tests. */
 export interface WorkerStreams {
-  /** Request lines. */
+  /** Requests. */
   readonly input: ReadableStream<Uint8Array>;
   /** Response lines. */
   readonly output: ByteSink;
-  /** The worker's own diagnostics (Bazel keeps them in the worker log). */
+  /** The worker's own lines: one per request served, and why it stopped (Bazel's worker log). */
   readonly log: (line: string) => void;
 }
 
@@ -222,12 +222,15 @@ export async function serveWorker(
       requestId: request.requestId,
       ...(cancel.signal.aborted ? { wasCancelled: true } : {}),
     });
+    streams.log(
+      `process wrapper worker ${Deno.pid}: request ${request.requestId} exit ${exitCode}` +
+        (cancel.signal.aborted ? " (cancelled)" : ""),
+    );
   };
 
   let status = 0;
-  for await (const line of readLines(streams.input)) {
-    if (line.trim() === "") continue;
-    const request = parseWorkRequest(line);
+  for await (const text of jsonObjects(streams.input)) {
+    const request = parseWorkRequest(text);
     if ("error" in request) {
       if (request.requestId === undefined) {
         streams.log(`process wrapper worker: unreadable request, stopping: ${request.error}`);
@@ -257,18 +260,68 @@ export async function serveWorker(
   return status;
 }
 
-/** Splits a byte stream into lines (without their `\n`). */
-async function* readLines(input: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+/**
+ * Splits a request stream into JSON objects. Bazel 4 writes requests as
+ * pretty-printed JSON, back to back and several lines each (newline-delimited
+ * JSON came with Bazel 5), so objects are found by their braces. Text outside
+ * any object that is not whitespace is yielded up to its line's end, so that
+ * it gets parsed (and answered) as a malformed request.
+ *
+ * @example
+ * ```ts
+ * import { jsonObjects } from "./worker.ts";
+ * const input = ReadableStream.from([new TextEncoder().encode('{"a":\n1}{"b":"}"}')]);
+ * for await (const text of jsonObjects(input)) console.log(text); // {"a":\n1} then {"b":"}"}
+ * ```
+ */
+export async function* jsonObjects(input: ReadableStream<Uint8Array>): AsyncGenerator<string> {
   const decoder = new TextDecoder();
-  let pending = "";
-  for await (const chunk of input) {
-    pending += decoder.decode(chunk, { stream: true });
-    let newline: number;
-    while ((newline = pending.indexOf("\n")) >= 0) {
-      yield pending.slice(0, newline);
-      pending = pending.slice(newline + 1);
+  let buffer = "";
+  let start = 0; // Where the current object (or stray line) began in `buffer`.
+  let scanned = 0;
+  let depth = 0;
+  let inString = false;
+  let escaped = false;
+  let stray = false;
+  const scan = function* (): Generator<string> {
+    for (; scanned < buffer.length; scanned++) {
+      const char = buffer[scanned];
+      if (stray) {
+        if (char === "\n") {
+          yield buffer.slice(start, scanned);
+          stray = false;
+          start = scanned + 1;
+        }
+      } else if (inString) {
+        if (escaped) escaped = false;
+        else if (char === "\\") escaped = true;
+        else if (char === '"') inString = false;
+      } else if (char === '"' && depth > 0) {
+        inString = true;
+      } else if (char === "{") {
+        if (depth++ === 0) start = scanned;
+      } else if (char === "}" && depth > 0) {
+        if (--depth === 0) {
+          yield buffer.slice(start, scanned + 1);
+          start = scanned + 1;
+        }
+      } else if (depth === 0 && !/\s/.test(char)) {
+        stray = true;
+        start = scanned;
+      } else if (depth === 0) {
+        start = scanned + 1;
+      }
     }
+  };
+  for await (const chunk of input) {
+    buffer += decoder.decode(chunk, { stream: true });
+    yield* scan();
+    buffer = buffer.slice(start);
+    scanned -= start;
+    start = 0;
   }
-  pending += decoder.decode();
-  if (pending !== "") yield pending;
+  buffer += decoder.decode();
+  yield* scan();
+  const rest = buffer.slice(start).trim();
+  if (rest !== "") yield rest;
 }

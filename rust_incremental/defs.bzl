@@ -45,9 +45,13 @@ def _is_incremental(ctx):
 def _crate_name(ctx):
     return ctx.attr.crate_name or ctx.label.name.replace("-", "_")
 
-def _wrapper_flags(ctx, env_file, arg_file, output_file):
-    """The flags rules_rust gives the process wrapper in front of every rustc."""
+def _wrapper_args(ctx, pre_flags, env_file, arg_file, output_file):
+    """The whole wrapper command line, in a flagfile: a persistent worker gets
+    it as a request, a one-shot run as a leading `@flagfile`."""
     args = ctx.actions.args()
+    args.use_param_file("@%s", use_always = True)
+    args.set_param_file_format("multiline")
+    args.add_all(pre_flags)
     args.add("--subst", "pwd=${pwd}")
     args.add("--env-file", env_file)
     args.add("--arg-file", arg_file)
@@ -58,8 +62,8 @@ def _wrapper_flags(ctx, env_file, arg_file, output_file):
     args.add("--output-file", output_file)
     return args
 
-def _rustc_flags(ctx, crate_type, emit, incremental_dir, deps, use_rmeta):
-    args = ctx.actions.args()
+def _add_rustc_flags(ctx, args, crate_type, emit, incremental_dir, deps, use_rmeta):
+    """Adds `-- rustc ...` to `args`; returns the libraries rustc reads."""
     args.add("--")
     args.add(ctx.executable._rustc)
     args.add(ctx.file.crate_root)
@@ -81,7 +85,7 @@ def _rustc_flags(ctx, crate_type, emit, incremental_dir, deps, use_rmeta):
         for dep in deps
     ])
     args.add_all(libraries, map_each = _dependency_dir, format_each = "-Ldependency=%s", uniquify = True)
-    return args, libraries
+    return libraries
 
 def _dependency_dir(file):
     return file.dirname
@@ -98,44 +102,66 @@ def _env_and_arg_files(ctx):
 
 _ENV = {"PATH": "/usr/bin:/bin"}  # rustc links with the host's cc
 
+# With --//settings:persistent_worker=true the wrapper's actions may run in
+# Bazel's JSON persistent workers (Bazel 4 also needs
+# --experimental_worker_allow_json_protocol, and picks a worker by default for
+# actions that support one).
+_WORKER = {
+    "requires-worker-protocol": "json",
+    "supports-multiplex-workers": "1",
+    "supports-workers": "1",
+}
+
+def _worker_requirements(ctx):
+    return dict(_WORKER) if ctx.attr._persistent_worker[SettingInfo].value else {}
+
 def _compile(ctx, crate_type, output, emit, deps, env_file, arg_file, incremental):
     """The Rustc action, with the seed action in front of it when incremental."""
     diagnostics = ctx.actions.declare_file(ctx.label.name + ".rustc_output")
-    wrapper_flags = _wrapper_flags(ctx, env_file, arg_file, diagnostics)
     inputs = ctx.files.srcs + [env_file, arg_file]
     if ctx.attr.stamp:
         inputs += [ctx.info_file, ctx.version_file]
     outputs = [output, diagnostics]
     pre_flags = []
-    execution_requirements = {}
+    worker = _worker_requirements(ctx)
+    execution_requirements = dict(worker)
     unused_inputs = None
     incremental_dir = ctx.actions.declare_directory(ctx.label.name + ".incr") if incremental else None
-    rustc_flags, libraries = _rustc_flags(ctx, crate_type, emit, incremental_dir, deps, use_rmeta = False)
     if incremental:
         threshold = str(ctx.attr._seed_threshold_mb[SettingInfo].value)
         seed = ctx.actions.declare_directory(ctx.label.name + ".incr_seed")
         unused_inputs = ctx.actions.declare_file(ctx.label.name + ".unused_inputs")
+        pre_flags = ["--copy-seed", seed.path, incremental_dir.path, "--seed-min-mb", threshold, "--write-unused-inputs", unused_inputs.path, seed.path]
+        outputs = outputs + [incremental_dir, unused_inputs]
+        if ctx.attr._sandboxed[SettingInfo].value:
+            execution_requirements = {}
+        else:
+            execution_requirements["no-sandbox"] = "1"
+    args = _wrapper_args(ctx, pre_flags, env_file, arg_file, diagnostics)
+    libraries = _add_rustc_flags(ctx, args, crate_type, emit, incremental_dir, deps, use_rmeta = False)
+    if incremental:
+        seed_args = ctx.actions.args()
+        seed_args.use_param_file("@%s", use_always = True)
+        seed_args.set_param_file_format("multiline")
+
+        # The previous build's tree, read from bazel-out outside any sandbox.
+        seed_args.add_all(["--seed-prev-dir", incremental_dir.path, seed.path, "--seed-min-mb", threshold, "--exit-early", "true"])
         ctx.actions.run(
             executable = ctx.executable._process_wrapper,
-            # The previous build's tree, read from bazel-out outside any sandbox.
-            arguments = ["--seed-prev-dir", incremental_dir.path, seed.path, "--seed-min-mb", threshold, "--exit-early", "true"],
+            arguments = [seed_args],
             # The compile's own inputs: the seed is redone exactly when the compile is.
             inputs = depset(inputs, transitive = [libraries]),
             tools = [ctx.executable._rustc],
             outputs = [seed],
             mnemonic = "RustcIncrSeed",
             progress_message = "Seeding incremental state of " + str(ctx.label),
-            execution_requirements = {"no-sandbox": "1", "no-cache": "1", "no-remote": "1"},
+            execution_requirements = dict(worker, **{"no-sandbox": "1", "no-cache": "1", "no-remote": "1"}),
         )
-        pre_flags = ["--copy-seed", seed.path, incremental_dir.path, "--seed-min-mb", threshold, "--write-unused-inputs", unused_inputs.path, seed.path]
         inputs = inputs + [seed]
-        outputs = outputs + [incremental_dir, unused_inputs]
-        if not ctx.attr._sandboxed[SettingInfo].value:
-            execution_requirements = {"no-sandbox": "1"}
     ctx.actions.run(
         executable = ctx.executable._process_wrapper,
         tools = [ctx.executable._rustc],
-        arguments = pre_flags + [wrapper_flags, rustc_flags],
+        arguments = [args],
         inputs = depset(inputs, transitive = [libraries]),
         outputs = outputs,
         env = _ENV,
@@ -150,20 +176,21 @@ def _metadata(ctx, rmeta, deps, env_file, arg_file, incremental):
     """The RustcMetadata action: rustc is stopped once the .rmeta is written."""
     diagnostics = ctx.actions.declare_file(ctx.label.name + ".rmeta_output")
     incremental_dir = ctx.actions.declare_directory(ctx.label.name + ".meta_incr") if incremental else None
-    wrapper_flags = _wrapper_flags(ctx, env_file, arg_file, diagnostics)
-    rustc_flags, libraries = _rustc_flags(ctx, "rlib", "--emit=metadata=" + rmeta.path, incremental_dir, deps, use_rmeta = True)
+    args = _wrapper_args(ctx, ["--rustc-quit-on-rmeta", "true"], env_file, arg_file, diagnostics)
+    libraries = _add_rustc_flags(ctx, args, "rlib", "--emit=metadata=" + rmeta.path, incremental_dir, deps, use_rmeta = True)
     inputs = ctx.files.srcs + [env_file, arg_file]
     if ctx.attr.stamp:
         inputs += [ctx.info_file, ctx.version_file]
     ctx.actions.run(
         executable = ctx.executable._process_wrapper,
         tools = [ctx.executable._rustc],
-        arguments = ["--rustc-quit-on-rmeta", "true", wrapper_flags, rustc_flags],
+        arguments = [args],
         inputs = depset(inputs, transitive = [libraries]),
         outputs = [rmeta, diagnostics] + ([incremental_dir] if incremental_dir else []),
         env = _ENV,
         mnemonic = "RustcMetadata",
         progress_message = "Compiling Rust metadata " + str(ctx.label),
+        execution_requirements = _worker_requirements(ctx),
     )
     return [diagnostics] + ([incremental_dir] if incremental_dir else [])
 
@@ -206,6 +233,7 @@ _COMMON_ATTRS = {
     "srcs": attr.label_list(allow_files = [".rs"], mandatory = True),
     "stamp": attr.bool(doc = "Pass Bazel's status files (--stamp) to the wrapper."),
     "_incremental": attr.label(default = "@//settings:incremental"),
+    "_persistent_worker": attr.label(default = "@//settings:persistent_worker"),
     "_process_wrapper": attr.label(
         default = "@deno_process_wrapper//:process_wrapper",
         executable = True,

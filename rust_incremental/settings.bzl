@@ -1,6 +1,7 @@
 """Build settings of the integration. Declare them in the main workspace's
 `settings/BUILD.bazel` with `incremental_settings()`, then build with
-`--//settings:incremental=true`."""
+`--//settings:incremental=true` (and, for persistent workers,
+`--//settings:persistent_worker=true --experimental_worker_allow_json_protocol`)."""
 
 SettingInfo = provider(doc = "A build setting's value.", fields = ["value"])
 
@@ -11,7 +12,7 @@ bool_setting = rule(implementation = _setting_impl, build_setting = config.bool(
 int_setting = rule(implementation = _setting_impl, build_setting = config.int(flag = True))
 
 def incremental_settings():
-    """Declares incremental, incremental_seed_threshold_mb and incremental_sandboxed."""
+    """Declares incremental, incremental_seed_threshold_mb, incremental_sandboxed, persistent_worker."""
     bool_setting(
         name = "incremental",
         build_setting_default = False,
@@ -27,6 +28,13 @@ def incremental_settings():
     # sandboxed action runs in a directory of its own: sandboxed, no reuse.
     bool_setting(
         name = "incremental_sandboxed",
+        build_setting_default = False,
+        visibility = ["//visibility:public"],
+    )
+
+    # The wrapper's actions may run in JSON persistent workers.
+    bool_setting(
+        name = "persistent_worker",
         build_setting_default = False,
         visibility = ["//visibility:public"],
     )

@@ -24,6 +24,7 @@ const WRAPPER_FILES = [
   "tools",
   "rust_incremental",
 ];
+const BUILD_TIMEOUT_MS = 120_000;
 const INCREMENTAL = [
   "--//settings:incremental=true",
   "--//settings:incremental_seed_threshold_mb=0",
@@ -105,6 +106,8 @@ Deno.test({
         stdin: "null",
         stdout: "piped",
         stderr: "piped",
+        // A hung build fails the test instead of hanging it.
+        signal: AbortSignal.timeout(BUILD_TIMEOUT_MS),
       });
     };
     let logs = 0;
@@ -195,7 +198,8 @@ Deno.test({
         async () => {
           edit();
           const child = command(["build", "//...", "--curses=no", ...INCREMENTAL]).spawn();
-          const seen = await waitForProcess("--seed-prev-dir", child.status);
+          // Its command line is `process_wrapper @<seed tree>-0.params`.
+          const seen = await waitForProcess(".incr_seed", child.status);
           ok(seen, "a seed action was running");
           child.kill("SIGINT");
           const interrupted = await child.output();
@@ -233,6 +237,39 @@ Deno.test({
           assertEquals(await app(), sandboxedOutput);
         },
       );
+
+      await t.step(
+        "8. persistent workers: same program, workers reused, rebuilds still seed",
+        async () => {
+          const workers = [
+            ...INCREMENTAL,
+            "--//settings:persistent_worker=true",
+            "--experimental_worker_allow_json_protocol",
+            "--strategy=Rustc=worker",
+            "--strategy=RustcIncrSeed=worker",
+          ];
+          // The first worker build starts from a session the sandboxed build left,
+          // made in another working directory: rustc discards it, as it should.
+          edit();
+          await build(...workers);
+          edit();
+          const spawns = await build(...workers);
+          for (const mnemonic of ["Rustc", "RustcIncrSeed"]) {
+            const runners = spawns.filter((s) => s.mnemonic === mnemonic).map((s) => s.runner);
+            assertEquals(runners.length, 3, mnemonic);
+            ok(runners.every((runner) => runner.includes("worker")), runners.join());
+          }
+          const reuse = sessionReuse(shapesIncr);
+          console.log(`   workers: ${reuse.reused} of ${reuse.objects} objects reused`);
+          ok(reuse.reused > reuse.objects / 2, JSON.stringify(reuse));
+          const fromWorkers = await app();
+          const served = await requestsPerWorker(`${home}/bazel-root`);
+          console.log(`   requests served per worker process: ${JSON.stringify(served)}`);
+          ok(Object.values(served).some((requests) => requests >= 3), JSON.stringify(served));
+          await build("--//settings:incremental=false"); // one-shot, same sources
+          assertEquals(await app(), fromWorkers);
+        },
+      );
     } finally {
       await command(["shutdown"]).output();
     }
@@ -255,4 +292,14 @@ async function waitForProcess(marker: string, done: Promise<unknown>): Promise<b
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
   return false;
+}
+
+/** Counts, per worker pid, the requests it logged (`process wrapper worker <pid>: request ...`). */
+async function requestsPerWorker(outputUserRoot: string): Promise<Record<string, number>> {
+  const logs = await run("sh", ["-c", `cat ${outputUserRoot}/*/bazel-workers/*.log`]);
+  const served: Record<string, number> = {};
+  for (const [, pid] of logs.stdout.matchAll(/process wrapper worker (\d+): request/g)) {
+    served[pid] = (served[pid] ?? 0) + 1;
+  }
+  return served;
 }

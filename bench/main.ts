@@ -7,7 +7,9 @@
  * 2. seeding throughput: 1k/10k/100k-file trees and a real rustc
  *    incremental directory, the wrapper against `cp -al`;
  * 3. JSON diagnostics throughput and peak memory, 50k against 200k lines;
- * 4. the incremental payoff on a generated ~40k-line crate.
+ * 4. the incremental payoff on a generated ~40k-line crate, one-shot and
+ *    through a persistent worker;
+ * 5. a persistent worker's cost per request against a one-shot process.
  *
  * `BENCH_QUICK=1` runs smaller sizes (for a smoke run).
  *
@@ -17,6 +19,7 @@
 import { editOneFunction, writeCrate } from "./gen_crate.ts";
 import { compileActionArgs, seedActionArgs } from "./pr3925_args.ts";
 import { walkTree } from "../mod/walk.ts";
+import { WorkerClient } from "./worker_client.ts";
 
 const MAIN_TS = new URL("../main.ts", import.meta.url).pathname;
 const RESULTS = new URL("./results/latest.json", import.meta.url).pathname;
@@ -57,9 +60,13 @@ const wrapperArgs = (args: string[]) => ["run", "--quiet", "-A", MAIN_TS, ...arg
 async function overhead(): Promise<void> {
   const runs = QUICK ? 10 : 30;
   const empty = await Deno.makeTempFile({ suffix: ".ts" });
+  // Any Deno program that runs a child pays for the first spawn (~5 ms of lazy runtime set-up).
+  const spawner = await Deno.makeTempFile({ suffix: ".ts" });
+  Deno.writeTextFileSync(spawner, 'await new Deno.Command("/bin/true").output();\n');
   const samples: Record<string, number[]> = {
     "/bin/true": [],
     "deno run empty.ts": [],
+    "deno run spawn_true.ts": [],
     "main.ts -- /bin/true": [],
   };
   // Interleaved so that machine noise hits all three alike.
@@ -68,11 +75,15 @@ async function overhead(): Promise<void> {
     samples["deno run empty.ts"].push(
       await timeCommand(Deno.execPath(), ["run", "--quiet", "-A", empty]),
     );
+    samples["deno run spawn_true.ts"].push(
+      await timeCommand(Deno.execPath(), ["run", "--quiet", "-A", spawner]),
+    );
     samples["main.ts -- /bin/true"].push(
       await timeCommand(Deno.execPath(), wrapperArgs(["--", "/bin/true"])),
     );
   }
   await Deno.remove(empty);
+  await Deno.remove(spawner);
   const medians = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
   results.overhead = { runs, medians_ms: medians, samples_ms: samples };
   console.log(`\n1. Wrapper overhead per action (median of ${runs})`);
@@ -81,6 +92,37 @@ async function overhead(): Promise<void> {
   }
   const added = medians["main.ts -- /bin/true"] - medians["deno run empty.ts"];
   console.log(`   wrapper over deno's own start-up: ${added.toFixed(1)} ms (target <= 3 ms)`);
+  const overSpawn = medians["main.ts -- /bin/true"] - medians["deno run spawn_true.ts"];
+  console.log(`   wrapper over a deno script that spawns the child: ${overSpawn.toFixed(1)} ms`);
+}
+
+async function workerOverhead(): Promise<void> {
+  const requests = QUICK ? 100 : 300;
+  const floor: number[] = [];
+  for (let i = 0; i < requests; i++) {
+    const started = performance.now();
+    await new Deno.Command("/bin/true", { stdin: "null", stdout: "piped", stderr: "piped" })
+      .output();
+    floor.push(performance.now() - started);
+  }
+  const perRequest: number[] = [];
+  {
+    await using worker = WorkerClient.start(MAIN_TS, Deno.cwd(), { PATH });
+    for (let i = 0; i < requests; i++) {
+      const response = await worker.request(["--", "/bin/true"]);
+      if (response.exitCode !== 0) throw new Error(`worker request failed: ${response.output}`);
+      perRequest.push(response.milliseconds);
+    }
+  }
+  const oneShot = (results.overhead as { medians_ms: Record<string, number> })
+    .medians_ms["main.ts -- /bin/true"];
+  const [w, f] = [median(perRequest), median(floor)];
+  results.worker = { requests, per_request_ms: perRequest, spawn_floor_ms: floor };
+  console.log(`\n5. Persistent worker, \`-- /bin/true\` per request (median of ${requests})`);
+  console.log(`   one-shot wrapper process        ${oneShot.toFixed(2)} ms`);
+  console.log(`   worker request (round trip)     ${w.toFixed(2)} ms (target < 1.5 ms)`);
+  console.log(`   of which Deno spawning the child ${f.toFixed(2)} ms (in-process floor)`);
+  console.log(`   one-shot / worker: ${(oneShot / w).toFixed(1)}x`);
 }
 
 function makeFlatTree(root: string, files: number): void {
@@ -228,9 +270,15 @@ async function incrementalPayoff(work: string): Promise<string> {
   const build = (args: string[]) => timeCommand(Deno.execPath(), wrapperArgs(args), work);
   const sh = (c: string) => new Deno.Command("sh", { args: ["-c", c], cwd: work }).output();
   const reps = QUICK ? 1 : 3;
-  const a: number[] = [], b: number[] = [], c: number[] = [];
+  const a: number[] = [], b: number[] = [], c: number[] = [], d: number[] = [];
   await build(["--", ...rustc("persistent")]);
   await build(["--", ...rustc("incr")]);
+  await using worker = WorkerClient.start(MAIN_TS, work, { PATH });
+  const viaWorker = async (args: string[]) => {
+    const response = await worker.request(args);
+    if (response.exitCode !== 0) throw new Error(`worker: ${response.output}`);
+    return response.milliseconds;
+  };
   for (let r = 0; r < reps; r++) {
     editOneFunction(`${work}/src`, 10 + r);
     a.push(await build(["--", ...rustc(undefined)]));
@@ -245,9 +293,29 @@ async function incrementalPayoff(work: string): Promise<string> {
       ...rustc("incr"),
     ]);
     c.push(seed + compile);
+    // (d): the same two actions as requests to a persistent worker, on the next edit.
+    editOneFunction(`${work}/src`, 100 + r);
+    await sh("find incr -type f -exec chmod a-w {} +; rm -rf seed");
+    const workerSeed = await viaWorker(seedActionArgs("incr", "seed", 0));
+    await sh("find seed -type f -exec chmod a-w {} +; rm -rf incr");
+    d.push(
+      workerSeed +
+        await viaWorker([
+          ...compileActionArgs("seed", "incr", "unused.txt", 0),
+          "--",
+          ...rustc("incr"),
+        ]),
+    );
+    b.push(await build(["--", ...rustc("persistent")]));
   }
-  const [ma, mb, mc] = [median(a), median(b), median(c)];
-  results.payoff = { lines, no_incremental_ms: a, persistent_ms: b, seeded_ms: c };
+  const [ma, mb, mc, md] = [median(a), median(b), median(c), median(d)];
+  results.payoff = {
+    lines,
+    no_incremental_ms: a,
+    persistent_ms: b,
+    seeded_ms: c,
+    seeded_worker_ms: d,
+  };
   console.log(`\n3. Incremental payoff: ${lines}-line crate, one-line edit (median of ${reps})`);
   console.log(`   (a) no incremental           ${ma.toFixed(0)} ms`);
   console.log(
@@ -258,12 +326,16 @@ async function incrementalPayoff(work: string): Promise<string> {
       (mc / mb).toFixed(2)
     } (target <= 1.05)`,
   );
+  console.log(
+    `   (d) (c) in a persistent worker ${md.toFixed(0)} ms   (d)/(b) = ${(md / mb).toFixed(2)}`,
+  );
   return `${work}/incr`;
 }
 
 const payoffDir = await Deno.makeTempDir({ prefix: "pw-bench-payoff-" });
 try {
   await overhead();
+  await workerOverhead();
   const incr = await incrementalPayoff(payoffDir);
   await seedThroughput(incr);
   await jsonThroughput();

@@ -7,6 +7,8 @@
 
 import type { PlanHost } from "./plan.ts";
 
+let startupEnv: Record<string, string> | undefined;
+
 /**
  * A {@linkcode PlanHost} backed by Deno's APIs.
  *
@@ -17,9 +19,11 @@ import type { PlanHost } from "./plan.ts";
  * ```
  */
 export function systemHost(): PlanHost {
+  // The wrapper never changes its own environment: read it once, not per worker request.
+  startupEnv ??= Deno.env.toObject();
   return {
     cwd: Deno.cwd(),
-    env: Deno.env.toObject(),
+    env: startupEnv,
     readTextFile: (path) => Deno.readTextFileSync(path),
     realPath: (path) => {
       try {

@@ -4,7 +4,6 @@
  * @module
  */
 
-import { dirname, join } from "node:path";
 import type { Substitution } from "./options.ts";
 
 /** Where Bazel keeps things, as seen from an action's working directory. */
@@ -30,9 +29,17 @@ export interface BazelDirectories {
  * ```
  */
 export function bazelDirectories(cwd: string, realExternal: string | undefined): BazelDirectories {
-  const outputBase = realExternal === undefined ? dirname(dirname(cwd)) : dirname(realExternal);
+  const outputBase = realExternal === undefined ? parent(parent(cwd)) : parent(realExternal);
   const workspace = cwd.slice(cwd.lastIndexOf("/") + 1);
-  return { pwd: cwd, outputBase, execRoot: join(outputBase, "execroot", workspace) };
+  const execRoot = `${outputBase === "/" ? "" : outputBase}/execroot/${workspace}`;
+  return { pwd: cwd, outputBase, execRoot };
+}
+
+/** The parent of an absolute path (`node:path` would cost ~7 ms of start-up on every action). */
+function parent(path: string): string {
+  const trimmed = path.replace(/\/+$/, "");
+  const slash = trimmed.lastIndexOf("/");
+  return slash <= 0 ? "/" : trimmed.slice(0, slash);
 }
 
 /**

@@ -1,0 +1,246 @@
+/**
+ * The persistent-worker protocol, against fake streams and a fake run (and,
+ * last, the real wrapper as a worker process).
+ */
+
+import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
+import type { RunIO } from "../mod/run_io.ts";
+import { jsonObjects, parseWorkRequest, type RunWrapper, serveWorker } from "../mod/worker.ts";
+import { MAIN_TS, tempDir } from "./helpers.ts";
+
+const encoder = new TextEncoder();
+
+/** Feeds `chunks` to a worker running `run`; returns its exit code, responses and log. */
+async function serve(chunks: string[], run: RunWrapper, startupArgs: string[] = []) {
+  const written: string[] = [];
+  const log: string[] = [];
+  const decoder = new TextDecoder();
+  const code = await serveWorker(startupArgs, run, {
+    input: ReadableStream.from(chunks.map((chunk) => encoder.encode(chunk))),
+    output: {
+      write(bytes) {
+        written.push(decoder.decode(bytes));
+        return Promise.resolve(bytes.length);
+      },
+    },
+    log: (line) => log.push(line),
+  });
+  const text = written.join("");
+  ok(text === "" || text.endsWith("\n"), "responses are whole lines");
+  const responses = text.split("\n").filter((line) => line !== "").map((line) => JSON.parse(line));
+  return { code, responses, log, writes: written.length };
+}
+
+const request = (id: number, args: string[], extra: Record<string, unknown> = {}) =>
+  JSON.stringify({ arguments: args, requestId: id, ...extra }) + "\n";
+
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+Deno.test("parseWorkRequest reads arguments, id, cancel and sandboxDir, with protobuf defaults", () => {
+  assertEquals(parseWorkRequest('{"arguments":["a"],"requestId":4,"sandboxDir":"sb"}'), {
+    arguments: ["a"],
+    requestId: 4,
+    cancel: false,
+    sandboxDir: "sb",
+  });
+  assertEquals(parseWorkRequest('{"unknownField":1}'), {
+    arguments: [],
+    requestId: 0,
+    cancel: false,
+    sandboxDir: undefined,
+  });
+  assertEquals(parseWorkRequest('{"requestId":2,"cancel":true}'), {
+    arguments: [],
+    requestId: 2,
+    cancel: true,
+    sandboxDir: undefined,
+  });
+  assertEquals(parseWorkRequest('{"requestId":2,"arguments":[1]}'), {
+    error: "arguments is not a list of strings",
+    requestId: 2,
+  });
+  ok("error" in parseWorkRequest("[1]") && parseWorkRequest("[1]").requestId === undefined);
+  ok("error" in parseWorkRequest("{nope"));
+  ok("error" in parseWorkRequest('{"requestId":"7"}'));
+});
+
+Deno.test("jsonObjects splits Bazel 4's pretty-printed requests, braces in strings included", async () => {
+  const text = '{\n  "a": "}{\\"",\n  "b": [{}]\n}{"c":1}\n  \nstray line\n{"d":2}';
+  const parts: string[] = [];
+  // One byte at a time: objects split across reads still come out whole.
+  const input = ReadableStream.from([...encoder.encode(text)].map((byte) => Uint8Array.of(byte)));
+  for await (const part of jsonObjects(input)) parts.push(part);
+  assertEquals(parts, [
+    '{\n  "a": "}{\\"",\n  "b": [{}]\n}',
+    '{"c":1}',
+    "stray line",
+    '{"d":2}',
+  ]);
+});
+
+Deno.test("each request is one full wrapper run: startup args first, its output in its response", async () => {
+  const seen: string[][] = [];
+  const run: RunWrapper = async (argv, io) => {
+    seen.push([...argv]);
+    await io.childStdout!.write(encoder.encode("out "));
+    io.warn("a warning");
+    return argv.length;
+  };
+  const { code, responses } = await serve([request(0, ["x", "y"])], run, ["--startup"]);
+  assertEquals(code, 0);
+  assertEquals(seen, [["--startup", "x", "y"]]);
+  assertEquals(responses, [{ exitCode: 3, output: "out a warning\n", requestId: 0 }]);
+});
+
+Deno.test("multiplex: requests overlap, each response is one line with its own output", async () => {
+  let running = 0;
+  let overlapped = false;
+  const run: RunWrapper = async (argv, io) => {
+    running++;
+    overlapped ||= running > 1;
+    for (let i = 0; i < 5; i++) {
+      await io.childStderr.write(encoder.encode(`${argv[0]}${i} `));
+      await delay(Number(argv[1]));
+    }
+    running--;
+    return 0;
+  };
+  const { responses, writes } = await serve(
+    [request(1, ["a", "4"]), request(2, ["b", "1"]), request(3, ["c", "2"])],
+    run,
+  );
+  ok(overlapped, "requests ran at the same time");
+  assertEquals(writes, 3, "one write per response");
+  assertEquals(
+    Object.fromEntries(responses.map((r) => [r.requestId, r.output])),
+    { 1: "a0 a1 a2 a3 a4 ", 2: "b0 b1 b2 b3 b4 ", 3: "c0 c1 c2 c3 c4 " },
+  );
+  assertEquals(responses[0].requestId, 2, "the quickest answers first");
+});
+
+Deno.test("a failing or throwing run answers exit 1 and the worker serves the others", async () => {
+  const run: RunWrapper = (argv) => {
+    if (argv[0] === "throw") throw new Error("bug in one run");
+    return Promise.resolve(0);
+  };
+  const { code, responses } = await serve([request(1, ["throw"]), request(2, ["fine"])], run);
+  assertEquals(code, 0);
+  const byId = Object.fromEntries(responses.map((r) => [r.requestId, r]));
+  assertEquals(byId[1].exitCode, 1);
+  ok(byId[1].output.includes("bug in one run"), byId[1].output);
+  assertEquals(byId[2], { exitCode: 0, output: "", requestId: 2 });
+});
+
+Deno.test("cancel aborts the run's signal; the answer says wasCancelled; late cancels are ignored", async () => {
+  const run: RunWrapper = (_argv, io) =>
+    new Promise((resolve) => io.cancel!.addEventListener("abort", () => resolve(137)));
+  const stream = new TransformStream<Uint8Array, Uint8Array>();
+  const writer = stream.writable.getWriter();
+  const written: string[] = [];
+  const serving = serveWorker([], run, {
+    input: stream.readable,
+    output: {
+      write(bytes) {
+        written.push(new TextDecoder().decode(bytes));
+        return Promise.resolve(bytes.length);
+      },
+    },
+    log: () => {},
+  });
+  await writer.write(encoder.encode(request(5, ["slow"])));
+  await delay(10);
+  await writer.write(encoder.encode(JSON.stringify({ requestId: 5, cancel: true })));
+  await writer.write(encoder.encode(JSON.stringify({ requestId: 9, cancel: true })));
+  await writer.close();
+  assertEquals(await serving, 0);
+  assertEquals(written.map((line) => JSON.parse(line)), [
+    { exitCode: 137, output: "", requestId: 5, wasCancelled: true },
+  ]);
+});
+
+Deno.test("malformed requests: answered when the id is readable, else the worker stops with 1", async () => {
+  const run: RunWrapper = () => Promise.resolve(0);
+  const answered = await serve([
+    '{"requestId": 3, "arguments": "not a list"}',
+    request(4, []),
+  ], run);
+  assertEquals(answered.code, 0);
+  assertEquals(answered.responses[0].requestId, 3);
+  assertEquals(answered.responses[0].exitCode, 1);
+  ok(answered.responses[0].output.includes("arguments is not a list"));
+  assertEquals(answered.responses[1], { exitCode: 0, output: "", requestId: 4 });
+
+  const stopped = await serve(["garbage\n", request(1, [])], run);
+  assertEquals([stopped.code, stopped.responses], [1, []]);
+  ok(stopped.log.some((line) => line.includes("unreadable request")), stopped.log.join());
+});
+
+Deno.test("a sandboxDir request runs inside it, alone; the worker's directory is restored", async () => {
+  await using dir = await tempDir();
+  Deno.mkdirSync(`${dir.path}/sandbox`);
+  const home = Deno.cwd();
+  const cwds: string[] = [];
+  let running = 0;
+  let maxRunning = 0;
+  const run: RunWrapper = async (_argv, io: RunIO) => {
+    maxRunning = Math.max(maxRunning, ++running);
+    cwds.push(Deno.cwd());
+    await delay(5);
+    running--;
+    io.warn(Deno.cwd());
+    return 0;
+  };
+  const { responses } = await serve([
+    request(1, []),
+    request(2, [], { sandboxDir: `${dir.path}/sandbox` }),
+  ], run);
+  assertEquals(Deno.cwd(), home);
+  assertEquals(maxRunning, 1, "the sandboxed request ran alone");
+  const byId = Object.fromEntries(responses.map((r) => [r.requestId, r.output]));
+  assertEquals(byId[2], `${Deno.realPathSync(`${dir.path}/sandbox`)}\n`);
+  assertEquals(byId[1], `${home}\n`);
+});
+
+Deno.test("the real wrapper as a worker: only responses on stdout, runs as one-shot would", async () => {
+  await using dir = await tempDir();
+  Deno.writeTextFileSync(`${dir.path}/env`, "FROM_ENV_FILE=yes\n");
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", "-A", MAIN_TS, "--subst", "pwd=${pwd}", "--persistent_worker"],
+    cwd: dir.path,
+    env: { WORKER_STARTUP_ENV: "kept" },
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  const script = 'echo "$FROM_ENV_FILE $WORKER_STARTUP_ENV $0"; echo err >&2; exit 4';
+  // Pretty-printed and back to back, as Bazel 4 sends them.
+  await writer.write(encoder.encode(JSON.stringify(
+    {
+      arguments: ["--env-file", "env", "--", "/bin/sh", "-c", script, "${pwd}"],
+      requestId: 1,
+    },
+    null,
+    2,
+  )));
+  await writer.write(encoder.encode(JSON.stringify({
+    arguments: ["--", "/bin/sh", "-c", 'echo "${FROM_ENV_FILE:-unset}"'],
+    requestId: 2,
+  })));
+  await writer.write(encoder.encode(JSON.stringify({ arguments: ["--bogus"], requestId: 3 })));
+  await writer.close();
+  const output = await child.output();
+  assertEquals(output.code, 0);
+  const responses = new TextDecoder().decode(output.stdout).trimEnd().split("\n").map((line) =>
+    JSON.parse(line)
+  );
+  const byId = Object.fromEntries(responses.map((r) => [r.requestId, r]));
+  assertEquals([byId[1].exitCode, byId[1].output.split("\n").sort()], [4, [
+    "",
+    "err",
+    `yes kept ${Deno.realPathSync(dir.path)}`,
+  ]], "stdout and stderr both arrive (two pipes: their order is not fixed)");
+  assertEquals(byId[2].output, "unset\n", "env files do not leak between requests");
+  assertEquals(byId[3].exitCode, 1);
+  ok(byId[3].output.includes('unknown flag "--bogus"'), byId[3].output);
+});

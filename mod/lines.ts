@@ -43,7 +43,9 @@ export function splitLogicalLines(text: string): string[] {
   }
   // Upstream silently drops a continuation left open at the end of the file;
   // keep what was written instead of losing an argument.
-  if (pending !== "") lines.push(pending.slice(0, -1));
+  // (A lone backslash at the end keeps nothing: no empty argument appears.)
+  const kept = pending.slice(0, -1);
+  if (kept !== "") lines.push(kept);
   return lines;
 }
 

@@ -79,7 +79,8 @@ export function substitute(text: string, substitutions: readonly Substitution[])
   if (!text.includes("${")) return text;
   let result = text;
   for (const { key, value } of substitutions) {
-    result = result.replaceAll("${" + key + "}", value);
+    // A function, not a string: `$&`, `$$` and friends in a value are text, not patterns.
+    result = result.replaceAll("${" + key + "}", () => value);
   }
   return result;
 }
@@ -96,6 +97,6 @@ export function substitute(text: string, substitutions: readonly Substitution[])
 export function stamp(text: string, status: readonly (readonly [string, string])[]): string {
   if (!text.includes("{")) return text;
   let result = text;
-  for (const [key, value] of status) result = result.replaceAll("{" + key + "}", value);
+  for (const [key, value] of status) result = result.replaceAll("{" + key + "}", () => value);
   return result;
 }

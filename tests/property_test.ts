@@ -6,7 +6,7 @@
  */
 
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
-import fc from "npm:fast-check@4.10.2";
+import fc from "fast-check"; // dev-only: npm:fast-check@4.10.2 (deno.json, deno.lock)
 import { WrapperError } from "../mod/errors.ts";
 import { FLAG_DEFINITIONS, parseCommandLine } from "../mod/flags.ts";
 import { parseEnvFile, splitLogicalLines } from "../mod/lines.ts";

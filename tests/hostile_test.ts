@@ -1,0 +1,248 @@
+/**
+ * Hostile conditions: concurrency, signals, big and odd trees, a full disk,
+ * and unfriendly child output. Nothing the user owns is lost, the seed is
+ * never changed, and nothing hangs.
+ */
+
+import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
+import {
+  fingerprintTree,
+  listTree,
+  MANY_FILES_PARENT,
+  run,
+  runWrapper,
+  tempDir,
+  wrapperCommand,
+  writeScript,
+} from "./helpers.ts";
+
+const seedArgs = (seed: string, dest: string, report: string) => [
+  "--copy-seed",
+  seed,
+  dest,
+  "--seed-min-mb",
+  "0",
+  "--seed-report",
+  report,
+];
+
+function makeTree(root: string, files: number, perDirectory = 1000): void {
+  for (let i = 0; i < files; i++) {
+    const directory = `${root}/d${Math.floor(i / perDirectory)}`;
+    if (i % perDirectory === 0) Deno.mkdirSync(directory, { recursive: true });
+    Deno.writeTextFileSync(`${directory}/f${i}`, String(i));
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/stat`).split(" ")[2] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("16 wrappers seed from one PREV at once: all complete, PREV byte-identical", async () => {
+  await using dir = await tempDir("pw-many-", MANY_FILES_PARENT);
+  makeTree(`${dir.path}/prev`, 5000, 500);
+  Deno.chmodSync(`${dir.path}/prev/d0/f0`, 0o444);
+  const before = await fingerprintTree(`${dir.path}/prev`);
+  const results = await Promise.all(
+    Array.from(
+      { length: 16 },
+      (_, i) =>
+        runWrapper([...seedArgs("prev", `dest${i}`, `r${i}.json`), "--", "/bin/true"], {
+          cwd: dir.path,
+        }),
+    ),
+  );
+  for (const [i, result] of results.entries()) {
+    assertEquals([result.code, result.stderr], [0, ""], `wrapper ${i}`);
+    const report = JSON.parse(Deno.readTextFileSync(`${dir.path}/r${i}.json`));
+    assertEquals([report.mode, report.files], ["hardlink", 5000], `wrapper ${i}`);
+  }
+  assertEquals(await fingerprintTree(`${dir.path}/prev`), before);
+  assertEquals(Deno.statSync(`${dir.path}/prev/d0/f0`).nlink, 17);
+});
+
+for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+  Deno.test(`${signal} to the wrapper ends its child (no orphan) and exits ${code}`, async () => {
+    await using dir = await tempDir();
+    const child = writeScript(dir.path, "sleepy.sh", "echo $$ > pid; echo up >&2; exec sleep 60");
+    const wrapper = wrapperCommand(["--", child], { cwd: dir.path }).spawn();
+    const reader = wrapper.stderr.getReader();
+    await reader.read(); // The child is running.
+    reader.releaseLock();
+    const childPid = Number(Deno.readTextFileSync(`${dir.path}/pid`));
+    wrapper.kill(signal);
+    const status = await wrapper.status;
+    await wrapper.stdout.cancel();
+    await wrapper.stderr.cancel();
+    assertEquals(status.code, code);
+    for (let i = 0; i < 50 && isAlive(childPid); i++) await new Promise((r) => setTimeout(r, 10));
+    assertEquals(isAlive(childPid), false, "the child is gone");
+  });
+}
+
+Deno.test("SIGKILL in the middle of a 100k-file seed, then a rerun into a fresh DEST: complete", async () => {
+  await using dir = await tempDir("pw-many-", MANY_FILES_PARENT);
+  makeTree(`${dir.path}/prev`, 100_000);
+  const killed = wrapperCommand([...seedArgs("prev", "dest1", "r1.json"), "--exit-early", "true"], {
+    cwd: dir.path,
+  }).spawn();
+  // Kill once linking has begun (DEST has a first directory), long before 100k links are done.
+  for (let i = 0; i < 2000 && !exists(`${dir.path}/dest1/d0`); i++) {
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  killed.kill("SIGKILL");
+  assertEquals((await killed.status).signal, "SIGKILL");
+  await killed.stdout.cancel();
+  await killed.stderr.cancel();
+  const rerun = await runWrapper([...seedArgs("prev", "dest2", "r2.json"), "--", "/bin/true"], {
+    cwd: dir.path,
+  });
+  assertEquals(rerun.code, 0, rerun.stderr);
+  const report = JSON.parse(Deno.readTextFileSync(`${dir.path}/r2.json`));
+  assertEquals([report.mode, report.files, report.directories], ["hardlink", 100_000, 100]);
+  assertEquals(
+    (await run("find", [`${dir.path}/dest2`, "-type", "f"])).stdout.split("\n").length - 1,
+    100_000,
+  );
+});
+
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("odd trees: 200 levels deep, names with newlines, quotes, spaces and non-ASCII, empty files", async () => {
+  await using dir = await tempDir();
+  const names = ["new\nline", `quo"te's`, " spaced out ", "日本語-ü-😀", "-dash", "\\back\\slash"];
+  let deep = `${dir.path}/seed`;
+  for (let level = 0; level < 200; level++) {
+    deep += `/${level % 2 ? "l" : `dir ${names[level % 6]}`}`;
+  }
+  Deno.mkdirSync(deep, { recursive: true });
+  for (const name of names) {
+    Deno.writeTextFileSync(`${dir.path}/seed/${name}`, name);
+    Deno.writeFileSync(`${deep}/${name}`, new Uint8Array());
+  }
+  const result = await runWrapper([...seedArgs("seed", "dest", "r.json"), "--exit-early", "true"], {
+    cwd: dir.path,
+  });
+  assertEquals(result.code, 0, result.stderr);
+  assertEquals(listTree(`${dir.path}/dest`), listTree(`${dir.path}/seed`));
+  for (const name of names) {
+    assertEquals(Deno.readTextFileSync(`${dir.path}/dest/${name}`), name);
+    assertEquals(Deno.statSync(`${deep.replace("/seed/", "/dest/")}/${name}`).size, 0);
+  }
+  const report = JSON.parse(Deno.readTextFileSync(`${dir.path}/r.json`));
+  assertEquals([report.mode, report.files, report.directories], ["hardlink", 12, 200]);
+});
+
+Deno.test({
+  name:
+    "disk full while seeding by copy: the child runs cold, the partial seed is gone, ENOSPC named",
+  ignore: Deno.uid() !== 0 || MANY_FILES_PARENT === undefined,
+  async fn() {
+    await using dir = await tempDir("pw-full-", MANY_FILES_PARENT);
+    await using work = await tempDir();
+    const small = `${work.path}/small`;
+    Deno.mkdirSync(small);
+    const mounted = await run("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", small]);
+    if (mounted.code !== 0) throw new Error(`cannot mount a small tmpfs: ${mounted.stderr}`);
+    try {
+      // 4 MiB of seed on another device: copied, not linked, into 1 MiB.
+      for (let i = 0; i < 16; i++) {
+        Deno.writeFileSync(`${dir.path}/f${i}`, new Uint8Array(256 * 1024).fill(i));
+      }
+      Deno.mkdirSync(`${small}/dest`);
+      Deno.writeTextFileSync(`${small}/dest/mine.txt`, "mine");
+      const child = writeScript(work.path, "child.sh", `ls -A "${small}/dest" > seen.txt`);
+      const result = await runWrapper([
+        ...seedArgs(dir.path, `${small}/dest`, "r.json"),
+        "--",
+        child,
+      ], {
+        cwd: work.path,
+      });
+      assertEquals(result.code, 0, result.stderr);
+      const lines = result.stderr.trimEnd().split("\n");
+      assertEquals(lines.length, 1, result.stderr);
+      ok(
+        /No space left|ENOSPC|os error 28/.test(lines[0]) && lines[0].includes("starting cold"),
+        lines[0],
+      );
+      assertEquals(Deno.readTextFileSync(`${work.path}/seen.txt`), "mine.txt\n");
+      assertEquals(Deno.readTextFileSync(`${small}/dest/mine.txt`), "mine");
+      const report = JSON.parse(Deno.readTextFileSync(`${work.path}/r.json`));
+      assertEquals([report.mode, report.files], ["failed", 0]);
+    } finally {
+      await run("umount", [small]);
+    }
+  },
+});
+
+Deno.test("child output: a 10 MB stderr line, binary garbage, no final newline, all forwarded exactly", async () => {
+  await using dir = await tempDir();
+  const garbage = Uint8Array.from({ length: 65536 }, (_, i) => (i * 7919) % 256);
+  Deno.writeFileSync(`${dir.path}/garbage.bin`, garbage);
+  const child = writeScript(
+    dir.path,
+    "noisy.sh",
+    `head -c 10000000 /dev/zero | tr '\\0' x >&2; echo >&2; cat garbage.bin >&2; printf 'tail' >&2`,
+  );
+  const result = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", "-A", new URL("../main.ts", import.meta.url).pathname, "--", child],
+    cwd: dir.path,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assertEquals(result.code, 0);
+  const expected = new Uint8Array(10_000_001 + garbage.length + 4);
+  expected.fill(0x78, 0, 10_000_000);
+  expected[10_000_000] = 0x0a;
+  expected.set(garbage, 10_000_001);
+  expected.set(new TextEncoder().encode("tail"), 10_000_001 + garbage.length);
+  assertEquals(result.stderr.length, expected.length);
+  ok(result.stderr.every((byte, i) => byte === expected[i]), "bytes differ");
+});
+
+Deno.test("child output: a 10 MB rendered diagnostic and a final line without newline, rendered mode", async () => {
+  await using dir = await tempDir();
+  const big = "y".repeat(10_000_000);
+  Deno.writeTextFileSync(
+    `${dir.path}/diag.jsonl`,
+    JSON.stringify({ $message_type: "diagnostic", rendered: big }) + "\n" +
+      JSON.stringify({ $message_type: "diagnostic", rendered: "last\n" }),
+  );
+  const child = writeScript(dir.path, "diag.sh", "cat diag.jsonl >&2");
+  const result = await runWrapper(["--rustc-output-format", "rendered", "--", child], {
+    cwd: dir.path,
+  });
+  assertEquals(result.code, 0);
+  assertEquals(result.stderr, big + "last\n");
+});
+
+Deno.test("child output: stderr closed early does not hang; 50 MB of stdout arrives whole", async () => {
+  await using dir = await tempDir();
+  const child = writeScript(
+    dir.path,
+    "quiet.sh",
+    "exec 2>&-; sleep 0.2; head -c 50000000 /dev/zero",
+  );
+  const toFile = await runWrapper(["--stdout-file", "out.bin", "--", child], { cwd: dir.path });
+  assertEquals(toFile.code, 0, toFile.stderr);
+  assertEquals(Deno.statSync(`${dir.path}/out.bin`).size, 50_000_000);
+  const inherited = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", "-A", new URL("../main.ts", import.meta.url).pathname, "--", child],
+    cwd: dir.path,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assertEquals([inherited.code, inherited.stdout.length], [0, 50_000_000]);
+});

@@ -4,7 +4,7 @@
  */
 
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
-import { runWrapper, tempDir, wrapperCommand, writeScript } from "./helpers.ts";
+import { existsAt, isAlive, runWrapper, tempDir, wrapperCommand, writeScript } from "./helpers.ts";
 
 const PRINT_ARGS = 'for a in "$@"; do printf "%s\\n" "$a"; done';
 
@@ -259,21 +259,3 @@ Deno.test("SIGTERM to the wrapper stops its child and exits non-zero", async () 
   ok(status.code !== 0, `exit code ${status.code}`);
   assertEquals(isAlive(childPid), false);
 });
-
-function existsAt(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    const state = Deno.readTextFileSync(`/proc/${pid}/stat`).split(" ")[2];
-    return state !== "Z";
-  } catch {
-    return false;
-  }
-}

@@ -258,3 +258,48 @@ export function assertWrapperError(fn: () => unknown, expected: string): void {
     `expected a WrapperError including ${JSON.stringify(expected)}, nothing was thrown`,
   );
 }
+
+/**
+ * A `--copy-seed` command line with threshold 0 and a report, for seeding tests.
+ *
+ * @example
+ * ```ts
+ * await runWrapper([...seedArgs("seed", "dest", "r.json"), "--exit-early", "true"]);
+ * ```
+ */
+export function seedArgs(seed: string, dest: string, report: string): string[] {
+  return ["--copy-seed", seed, dest, "--seed-min-mb", "0", "--seed-report", report];
+}
+
+/**
+ * Whether anything (a dangling symlink included) exists at `path`.
+ *
+ * @example
+ * ```ts
+ * existsAt("/tmp"); // true
+ * ```
+ */
+export function existsAt(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether process `pid` is running (a zombie counts as gone).
+ *
+ * @example
+ * ```ts
+ * isAlive(Deno.pid); // true
+ * ```
+ */
+export function isAlive(pid: number): boolean {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/stat`).split(" ")[2] !== "Z";
+  } catch {
+    return false;
+  }
+}

@@ -6,39 +6,24 @@
 
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
 import {
+  existsAt,
   fingerprintTree,
+  isAlive,
   listTree,
   MANY_FILES_PARENT,
   run,
   runWrapper,
+  seedArgs,
   tempDir,
   wrapperCommand,
   writeScript,
 } from "./helpers.ts";
-
-const seedArgs = (seed: string, dest: string, report: string) => [
-  "--copy-seed",
-  seed,
-  dest,
-  "--seed-min-mb",
-  "0",
-  "--seed-report",
-  report,
-];
 
 function makeTree(root: string, files: number, perDirectory = 1000): void {
   for (let i = 0; i < files; i++) {
     const directory = `${root}/d${Math.floor(i / perDirectory)}`;
     if (i % perDirectory === 0) Deno.mkdirSync(directory, { recursive: true });
     Deno.writeTextFileSync(`${directory}/f${i}`, String(i));
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    return Deno.readTextFileSync(`/proc/${pid}/stat`).split(" ")[2] !== "Z";
-  } catch {
-    return false;
   }
 }
 
@@ -91,7 +76,7 @@ Deno.test("SIGKILL in the middle of a 100k-file seed, then a rerun into a fresh 
     cwd: dir.path,
   }).spawn();
   // Kill once linking has begun (DEST has a first directory), long before 100k links are done.
-  for (let i = 0; i < 2000 && !exists(`${dir.path}/dest1/d0`); i++) {
+  for (let i = 0; i < 2000 && !existsAt(`${dir.path}/dest1/d0`); i++) {
     await new Promise((r) => setTimeout(r, 2));
   }
   killed.kill("SIGKILL");
@@ -109,15 +94,6 @@ Deno.test("SIGKILL in the middle of a 100k-file seed, then a rerun into a fresh 
     100_000,
   );
 });
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 Deno.test("odd trees: 200 levels deep, names with newlines, quotes, spaces and non-ASCII, empty files", async () => {
   await using dir = await tempDir();
@@ -196,12 +172,7 @@ Deno.test("child output: a 10 MB stderr line, binary garbage, no final newline, 
     "noisy.sh",
     `head -c 10000000 /dev/zero | tr '\\0' x >&2; echo >&2; cat garbage.bin >&2; printf 'tail' >&2`,
   );
-  const result = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "-A", new URL("../main.ts", import.meta.url).pathname, "--", child],
-    cwd: dir.path,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
+  const result = await wrapperCommand(["--", child], { cwd: dir.path }).output();
   assertEquals(result.code, 0);
   const expected = new Uint8Array(10_000_001 + garbage.length + 4);
   expected.fill(0x78, 0, 10_000_000);
@@ -238,11 +209,6 @@ Deno.test("child output: stderr closed early does not hang; 50 MB of stdout arri
   const toFile = await runWrapper(["--stdout-file", "out.bin", "--", child], { cwd: dir.path });
   assertEquals(toFile.code, 0, toFile.stderr);
   assertEquals(Deno.statSync(`${dir.path}/out.bin`).size, 50_000_000);
-  const inherited = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "-A", new URL("../main.ts", import.meta.url).pathname, "--", child],
-    cwd: dir.path,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
+  const inherited = await wrapperCommand(["--", child], { cwd: dir.path }).output();
   assertEquals([inherited.code, inherited.stdout.length], [0, 50_000_000]);
 });

@@ -6,7 +6,14 @@
 
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
 import { FILES_PER_THREAD } from "../mod/seed_threads.ts";
-import { listTree, MANY_FILES_PARENT, runWrapper, tempDir, writeScript } from "./helpers.ts";
+import {
+  listTree,
+  MANY_FILES_PARENT,
+  runWrapper,
+  seedArgs,
+  tempDir,
+  writeScript,
+} from "./helpers.ts";
 
 const CORES = navigator.hardwareConcurrency;
 /** Enough files for two threads, in directories of 500. */
@@ -24,26 +31,18 @@ function makeLargeTree(root: string, files = FILES): string[] {
   return paths.sort();
 }
 
-const seedArgs = (seed: string, dest: string, ...rest: string[]) => [
-  "--copy-seed",
-  seed,
-  dest,
-  "--seed-min-mb",
-  "0",
-  "--seed-report",
-  "r.json",
-  ...rest,
-];
-
 Deno.test({
   name: "a large seed is linked by several threads, every file exactly once",
   ignore: CORES < 2,
   async fn() {
     await using dir = await tempDir("pw-many-", MANY_FILES_PARENT);
     const paths = makeLargeTree(`${dir.path}/seed`);
-    const result = await runWrapper(seedArgs("seed", "dest", "--exit-early", "true"), {
-      cwd: dir.path,
-    });
+    const result = await runWrapper(
+      [...seedArgs("seed", "dest", "r.json"), "--exit-early", "true"],
+      {
+        cwd: dir.path,
+      },
+    );
     assertEquals(result.code, 0, result.stderr);
     const report = JSON.parse(Deno.readTextFileSync(`${dir.path}/r.json`));
     ok(report.threads >= 2, `threads: ${report.threads}`);
@@ -67,7 +66,9 @@ Deno.test("a failure in any thread's share removes the whole partial seed and ru
     const dest = `dest-${blocker.replace("/", "-")}`;
     Deno.mkdirSync(`${dir.path}/${dest}/${blocker.split("/")[0]}`, { recursive: true });
     Deno.writeTextFileSync(`${dir.path}/${dest}/${blocker}`, "mine");
-    const result = await runWrapper(seedArgs("seed", dest, "--", child), { cwd: dir.path });
+    const result = await runWrapper([...seedArgs("seed", dest, "r.json"), "--", child], {
+      cwd: dir.path,
+    });
     assertEquals(result.code, 0, result.stderr);
     ok(result.stderr.includes("starting cold") && result.stderr.includes(blocker), result.stderr);
     assertEquals(listTree(`${dir.path}/${dest}`), [blocker.split("/")[0], blocker]);
@@ -90,7 +91,9 @@ Deno.test("a seed deleted while it is being seeded: a full seed or a clean cold 
       args: ["-c", `sleep 0.0${round * 2}; rm -rf ${seed}`],
       cwd: dir.path,
     }).spawn();
-    const result = await runWrapper(seedArgs(seed, dest, "--", child), { cwd: dir.path });
+    const result = await runWrapper([...seedArgs(seed, dest, "r.json"), "--", child], {
+      cwd: dir.path,
+    });
     await remover.status;
     assertEquals(result.code, 7, result.stderr);
     ok(!/at .*\.ts:\d+/.test(result.stderr), `stack trace: ${result.stderr}`);

@@ -120,7 +120,7 @@ export async function runChild(
       });
       if (outcome.stoppedAtMetadata) {
         debug("metadata emitted: killing the child");
-        child.kill("SIGKILL");
+        kill(); // rustc may have exited on its own meanwhile.
         await child.stderr.cancel().catch(() => {});
       }
       const status = await child.status;

@@ -259,3 +259,20 @@ Deno.test("SIGTERM to the wrapper stops its child and exits non-zero", async () 
   ok(status.code !== 0, `exit code ${status.code}`);
   assertEquals(isAlive(childPid), false);
 });
+
+Deno.test("quit-on-rmeta when the child has already exited after the notification: still 0", async () => {
+  await using dir = await tempDir();
+  // The child is gone before the wrapper reacts to the notification (found under Bazel).
+  const child = writeScript(
+    dir.path,
+    "quick.sh",
+    `echo '{"$message_type":"artifact","artifact":"x.rmeta","emit":"metadata"}' >&2`,
+  );
+  const results = await Promise.all(
+    Array.from(
+      { length: 16 },
+      () => runWrapper(["--rustc-quit-on-rmeta", "true", "--", child], { cwd: dir.path }),
+    ),
+  );
+  for (const result of results) assertEquals([result.code, result.stderr], [0, ""]);
+});

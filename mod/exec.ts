@@ -83,23 +83,20 @@ export async function runChild(
     }
 
     let receivedSignal: number | undefined;
-    const kill = () => {
+    const signalChild = (signal: Deno.Signal) => {
       try {
-        child.kill("SIGKILL");
+        child.kill(signal);
       } catch {
-        // The child is already gone.
+        // The child is already gone; nothing left to stop.
       }
     };
+    const kill = () => signalChild("SIGKILL");
     if (io.cancel?.aborted) kill();
     io.cancel?.addEventListener("abort", kill);
     const handlers = (io.forwardSignals ? FORWARDED_SIGNALS : []).map((signal) => {
       const handler = () => {
         receivedSignal ??= SIGNAL_NUMBERS[signal];
-        try {
-          child.kill(signal);
-        } catch {
-          // The child is already gone; nothing left to stop.
-        }
+        signalChild(signal);
       };
       Deno.addSignalListener(signal, handler);
       return [signal, handler] as const;

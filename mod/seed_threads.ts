@@ -46,28 +46,39 @@ export const Control = {
   JoinedBase: 3,
 } as const;
 
-/** A message to a worker thread. */
+/** The stat'ed files' sizes, modes and owners, by listing index, in shared memory. */
+export interface FileStats {
+  readonly sizes: Float64Array<ArrayBufferLike>;
+  readonly modes: Int32Array<ArrayBufferLike>;
+  readonly uids: Int32Array<ArrayBufferLike>;
+}
+
+/** One place phase; `files` are indices into the stat phase's paths. */
+export interface PlacePhase {
+  readonly source: string;
+  readonly destination: string;
+  readonly files: Int32Array;
+  /** Indices into {@linkcode METHODS}, one per file. */
+  readonly methods: Uint8Array;
+  /** One byte per chunk, set once the chunk is wholly placed (shared). */
+  readonly done: Uint8Array<ArrayBufferLike>;
+}
+
+/** A message to a worker thread (typed arrays over shared buffers stay shared). */
 export type WorkerRequest =
   | {
     readonly kind: "stat";
     readonly index: number;
-    readonly control: SharedArrayBuffer;
+    readonly control: Int32Array<ArrayBufferLike>;
     readonly root: string;
     readonly paths: readonly string[];
-    readonly sizes: SharedArrayBuffer;
-    readonly modes: SharedArrayBuffer;
-    readonly uids: SharedArrayBuffer;
+    readonly stats: FileStats;
   }
   | {
     readonly kind: "place";
     readonly index: number;
-    readonly control: SharedArrayBuffer;
-    /** One byte per chunk, set once the chunk is wholly placed. */
-    readonly done: SharedArrayBuffer;
-    readonly source: string;
-    readonly destination: string;
-    readonly files: Int32Array;
-    readonly methods: Uint8Array;
+    readonly control: Int32Array<ArrayBufferLike>;
+    readonly phase: PlacePhase;
   };
 
 /** A worker thread's answer to one request. */
@@ -93,7 +104,7 @@ export interface WorkerAnswer {
  * ```
  */
 export function forEachChunk(
-  control: Int32Array,
+  control: Int32Array<ArrayBufferLike>,
   total: number,
   body: (start: number, end: number, chunk: number) => void,
 ): void {
@@ -112,34 +123,70 @@ export function forEachChunk(
 }
 
 /**
- * The files `[start, end)` of a place request, ready for {@linkcode placeFiles}.
+ * Stats the listed files `[start, end)` into `stats`.
  *
  * @example
  * ```ts
- * import { filesToPlace } from "./seed_threads.ts";
- * filesToPlace(["a"], new Int32Array([0]), new Uint8Array([0]), new Int32Array([0o444]), new Float64Array([3]), 0, 1);
+ * import { statChunk } from "./seed_threads.ts";
+ * const stats = { sizes: new Float64Array(1), modes: new Int32Array(1), uids: new Int32Array(1) };
+ * statChunk("/etc", ["hostname"], stats, 0, 1);
  * ```
+ *
+ * @throws `Deno.errors.NotFound` naming the path of a file that vanished since it was listed.
  */
-export function filesToPlace(
+export function statChunk(
+  root: string,
   paths: readonly string[],
-  files: Int32Array,
-  methods: Uint8Array,
-  modes: Int32Array<ArrayBufferLike>,
-  sizes: Float64Array<ArrayBufferLike>,
+  stats: FileStats,
   start: number,
   end: number,
-): FileToPlace[] {
-  const chunk: FileToPlace[] = [];
+): void {
   for (let i = start; i < end; i++) {
-    const file = files[i];
-    chunk.push({
+    const file = statListedFile(root, paths[i]);
+    stats.sizes[i] = file.size;
+    stats.modes[i] = file.mode;
+    stats.uids[i] = file.uid;
+  }
+}
+
+/**
+ * Places files `[start, end)` of a place phase (chunk number `chunk`) and
+ * marks the chunk done. What it created is in `partial` when it throws.
+ *
+ * @example
+ * ```ts
+ * import { placeChunk } from "./seed_threads.ts";
+ * import { emptyTally } from "./place_files.ts";
+ * const stats = { sizes: new Float64Array([3]), modes: new Int32Array([0o444]), uids: new Int32Array(1) };
+ * const phase = { source: "seed", destination: "dest", files: new Int32Array([0]), methods: new Uint8Array([0]), done: new Uint8Array(1) };
+ * placeChunk(phase, ["a.bin"], stats, 0, 1, 0, emptyTally(), []);
+ * ```
+ *
+ * @throws the underlying `Deno.errors.*` error (its message names the path).
+ */
+export function placeChunk(
+  phase: PlacePhase,
+  paths: readonly string[],
+  stats: FileStats,
+  start: number,
+  end: number,
+  chunk: number,
+  tally: PlaceTally,
+  partial: string[],
+): void {
+  const files: FileToPlace[] = [];
+  for (let i = start; i < end; i++) {
+    const file = phase.files[i];
+    files.push({
       path: paths[file],
-      method: METHODS[methods[i]],
-      mode: modes[file],
-      size: sizes[file],
+      method: METHODS[phase.methods[i]],
+      mode: stats.modes[file],
+      size: stats.sizes[file],
     });
   }
-  return chunk;
+  partial.length = 0;
+  placeFiles(phase.source, phase.destination, files, partial, tally);
+  phase.done[chunk] = 1;
 }
 
 interface Helper {
@@ -166,9 +213,12 @@ interface Helper {
 export class SeedThreads implements Disposable {
   readonly #helpers: Helper[];
   #paths: readonly string[] = [];
-  #sizes: Float64Array<ArrayBufferLike> = new Float64Array();
-  #modes: Int32Array<ArrayBufferLike> = new Int32Array();
-  #threads = 1;
+  #stats: FileStats = {
+    sizes: new Float64Array(),
+    modes: new Int32Array(),
+    uids: new Int32Array(),
+  };
+  /** Helpers that took part in any phase. */
   readonly #joined = new Set<number>();
 
   private constructor(workers: number) {
@@ -190,7 +240,7 @@ export class SeedThreads implements Disposable {
 
   /** Threads that took part in any phase so far, this one included. */
   get threads(): number {
-    return this.#threads;
+    return 1 + this.#joined.size;
   }
 
   #startHelper(): Helper {
@@ -223,23 +273,23 @@ export class SeedThreads implements Disposable {
   }
 
   /** Waits for the helpers that joined this phase (the others took no chunk). */
-  async #finish(control: Int32Array, answers: Promise<WorkerAnswer | undefined>[]) {
+  async #finish(
+    control: Int32Array<ArrayBufferLike>,
+    answers: Promise<WorkerAnswer | undefined>[],
+  ) {
     const joined: WorkerAnswer[] = [];
     for (const [index, answer] of answers.entries()) {
       if (Atomics.load(control, Control.JoinedBase + index) === 0) continue;
       const settled = await answer;
       if (settled === undefined) continue;
       joined.push(settled);
-      if (!this.#joined.has(index)) {
-        this.#joined.add(index);
-        this.#threads++;
-      }
+      this.#joined.add(index);
     }
     return joined;
   }
 
   /** Control words for a phase over `total` items. */
-  #control(total: number): Int32Array {
+  #control(total: number): Int32Array<ArrayBufferLike> {
     const control = new Int32Array(
       new SharedArrayBuffer(
         Int32Array.BYTES_PER_ELEMENT * (Control.JoinedBase + this.#helpers.length),
@@ -257,31 +307,19 @@ export class SeedThreads implements Disposable {
    */
   async stat(root: string, paths: readonly string[]): Promise<WalkedFile[]> {
     const shared = (bytes: number) => new SharedArrayBuffer(bytes * paths.length);
-    const [sizes, modes, uids] = [shared(8), shared(4), shared(4)];
+    const stats: FileStats = {
+      sizes: new Float64Array(shared(Float64Array.BYTES_PER_ELEMENT)),
+      modes: new Int32Array(shared(Int32Array.BYTES_PER_ELEMENT)),
+      uids: new Int32Array(shared(Int32Array.BYTES_PER_ELEMENT)),
+    };
     this.#paths = paths;
-    this.#sizes = new Float64Array(sizes);
-    this.#modes = new Int32Array(modes);
-    const uidOf = new Int32Array(uids);
+    this.#stats = stats;
     const control = this.#control(paths.length);
-    const answers = this.#post((index) => ({
-      kind: "stat",
-      index,
-      control: control.buffer as SharedArrayBuffer,
-      root,
-      paths,
-      sizes,
-      modes,
-      uids,
-    }));
+    const answers = this.#post((index) => ({ kind: "stat", index, control, root, paths, stats }));
     let failure: string | undefined;
     try {
       forEachChunk(control, paths.length, (start, end) => {
-        for (let i = start; i < end; i++) {
-          const file = statListedFile(root, paths[i]);
-          this.#sizes[i] = file.size;
-          this.#modes[i] = file.mode;
-          uidOf[i] = file.uid;
-        }
+        statChunk(root, paths, stats, start, end);
       });
     } catch (error) {
       failure = describeError(error);
@@ -292,9 +330,9 @@ export class SeedThreads implements Disposable {
     if (failure !== undefined) throw new Error(failure);
     return paths.map((path, i) => ({
       path,
-      size: this.#sizes[i],
-      mode: this.#modes[i],
-      uid: uidOf[i],
+      size: stats.sizes[i],
+      mode: stats.modes[i],
+      uid: stats.uids[i],
     }));
   }
 
@@ -312,37 +350,24 @@ export class SeedThreads implements Disposable {
     created: string[],
   ): Promise<PlaceTally> {
     const tally = emptyTally();
-    const files = Int32Array.from(planned, (file) => file.index);
-    const methods = Uint8Array.from(planned, (file) => METHODS.indexOf(file.method));
-    const chunk = (start: number, end: number) =>
-      filesToPlace(this.#paths, files, methods, this.#modes, this.#sizes, start, end);
-    const control = this.#control(files.length);
-    const done = new Uint8Array(
-      new SharedArrayBuffer(Math.ceil(files.length / control[Control.ChunkSize])),
-    );
-    const answers = this.#post((index) => ({
-      kind: "place",
-      index,
-      control: control.buffer as SharedArrayBuffer,
-      done: done.buffer as SharedArrayBuffer,
+    const control = this.#control(planned.length);
+    const chunkSize = control[Control.ChunkSize];
+    const phase: PlacePhase = {
       source,
       destination,
-      files,
-      methods,
-    }));
+      files: Int32Array.from(planned, (file) => file.index),
+      methods: Uint8Array.from(planned, (file) => METHODS.indexOf(file.method)),
+      done: new Uint8Array(new SharedArrayBuffer(Math.ceil(planned.length / chunkSize))),
+    };
+    const answers = this.#post((index) => ({ kind: "place", index, control, phase }));
     let failure: string | undefined;
+    const partial: string[] = [];
     try {
-      forEachChunk(control, files.length, (start, end, chunkNumber) => {
-        const partial: string[] = [];
-        try {
-          placeFiles(source, destination, chunk(start, end), partial, tally);
-        } catch (error) {
-          created.push(...partial);
-          throw error;
-        }
-        done[chunkNumber] = 1;
+      forEachChunk(control, planned.length, (start, end, chunk) => {
+        placeChunk(phase, this.#paths, this.#stats, start, end, chunk, tally, partial);
       });
     } catch (error) {
+      created.push(...partial);
       failure = describeError(error);
     }
     for (const answer of await this.#finish(control, answers)) {
@@ -353,13 +378,13 @@ export class SeedThreads implements Disposable {
       created.push(...answer.created);
     }
     // Whoever placed a finished chunk, every file of it exists now.
-    for (let i = 0; i < files.length; i++) {
-      if (done[Math.floor(i / control[Control.ChunkSize])] === 1) {
-        created.push(`${destination}/${this.#paths[files[i]]}`);
+    for (let i = 0; i < planned.length; i++) {
+      if (phase.done[Math.floor(i / chunkSize)] === 1) {
+        created.push(`${destination}/${this.#paths[phase.files[i]]}`);
       }
     }
     if (failure !== undefined) throw new Error(failure);
-    tally.threads = this.#threads;
+    tally.threads = this.threads;
     return tally;
   }
 

@@ -104,7 +104,7 @@ export interface WorkerStreams {
 /** Collects a run's output, in order, as bytes. */
 class OutputBuffer implements ByteSink {
   readonly #chunks: Uint8Array[] = [];
-  #encoder = new TextEncoder();
+  readonly #encoder = new TextEncoder();
 
   write(bytes: Uint8Array): Promise<number> {
     this.#chunks.push(bytes.slice());
@@ -194,17 +194,15 @@ export async function serveWorker(
       forwardSignals: false,
       cancel: cancel.signal,
     };
+    const { sandboxDir } = request;
     let exitCode: number;
     try {
-      exitCode = await lock.run(request.sandboxDir !== undefined, async () => {
-        if (request.sandboxDir === undefined) {
-          return await run([...startupArgs, ...request.arguments], io);
-        }
-        Deno.chdir(request.sandboxDir);
+      exitCode = await lock.run(sandboxDir !== undefined, async () => {
+        if (sandboxDir !== undefined) Deno.chdir(sandboxDir);
         try {
           return await run([...startupArgs, ...request.arguments], io);
         } finally {
-          Deno.chdir(home);
+          if (sandboxDir !== undefined) Deno.chdir(home);
         }
       });
     } catch (error) {

@@ -45,12 +45,24 @@ def _is_incremental(ctx):
 def _crate_name(ctx):
     return ctx.attr.crate_name or ctx.label.name.replace("-", "_")
 
-def _wrapper_args(ctx, pre_flags, env_file, arg_file, output_file):
-    """The whole wrapper command line, in a flagfile: a persistent worker gets
-    it as a request, a one-shot run as a leading `@flagfile`."""
+def _flagfile_args(ctx):
+    """Args for a whole wrapper command line, in a flagfile: a persistent worker
+    gets it as a request, a one-shot run as a leading `@flagfile`."""
     args = ctx.actions.args()
     args.use_param_file("@%s", use_always = True)
     args.set_param_file_format("multiline")
+    return args
+
+def _wrapper_inputs(ctx, env_file, arg_file):
+    """The sources and the files the wrapper flags name."""
+    inputs = ctx.files.srcs + [env_file, arg_file]
+    if ctx.attr.stamp:
+        inputs += [ctx.info_file, ctx.version_file]
+    return inputs
+
+def _wrapper_args(ctx, pre_flags, env_file, arg_file, output_file):
+    """The flags rules_rust gives the process wrapper in front of every rustc."""
+    args = _flagfile_args(ctx)
     args.add_all(pre_flags)
     args.add("--subst", "pwd=${pwd}")
     args.add("--env-file", env_file)
@@ -118,9 +130,7 @@ def _worker_requirements(ctx):
 def _compile(ctx, crate_type, output, emit, deps, env_file, arg_file, incremental):
     """The Rustc action, with the seed action in front of it when incremental."""
     diagnostics = ctx.actions.declare_file(ctx.label.name + ".rustc_output")
-    inputs = ctx.files.srcs + [env_file, arg_file]
-    if ctx.attr.stamp:
-        inputs += [ctx.info_file, ctx.version_file]
+    inputs = _wrapper_inputs(ctx, env_file, arg_file)
     outputs = [output, diagnostics]
     pre_flags = []
     worker = _worker_requirements(ctx)
@@ -140,9 +150,7 @@ def _compile(ctx, crate_type, output, emit, deps, env_file, arg_file, incrementa
     args = _wrapper_args(ctx, pre_flags, env_file, arg_file, diagnostics)
     libraries = _add_rustc_flags(ctx, args, crate_type, emit, incremental_dir, deps, use_rmeta = False)
     if incremental:
-        seed_args = ctx.actions.args()
-        seed_args.use_param_file("@%s", use_always = True)
-        seed_args.set_param_file_format("multiline")
+        seed_args = _flagfile_args(ctx)
 
         # The previous build's tree, read from bazel-out outside any sandbox.
         seed_args.add_all(["--seed-prev-dir", incremental_dir.path, seed.path, "--seed-min-mb", threshold, "--exit-early", "true"])
@@ -178,9 +186,7 @@ def _metadata(ctx, rmeta, deps, env_file, arg_file, incremental):
     incremental_dir = ctx.actions.declare_directory(ctx.label.name + ".meta_incr") if incremental else None
     args = _wrapper_args(ctx, ["--rustc-quit-on-rmeta", "true"], env_file, arg_file, diagnostics)
     libraries = _add_rustc_flags(ctx, args, "rlib", "--emit=metadata=" + rmeta.path, incremental_dir, deps, use_rmeta = True)
-    inputs = ctx.files.srcs + [env_file, arg_file]
-    if ctx.attr.stamp:
-        inputs += [ctx.info_file, ctx.version_file]
+    inputs = _wrapper_inputs(ctx, env_file, arg_file)
     ctx.actions.run(
         executable = ctx.executable._process_wrapper,
         tools = [ctx.executable._rustc],

@@ -47,6 +47,12 @@ Deno.test({
     const report = JSON.parse(Deno.readTextFileSync(`${dir.path}/r.json`));
     ok(report.threads >= 2, `threads: ${report.threads}`);
     assertEquals([report.mode, report.files, report.linked], ["hardlink", FILES, FILES]);
+    // Sizes stat'ed on any thread arrive: each file holds its own number.
+    const bytes = paths.reduce(
+      (sum, path) => sum + path.slice(path.lastIndexOf("/f") + 2).length,
+      0,
+    );
+    assertEquals([report.bytes, report.source_bytes], [bytes, bytes]);
     const seeded = listTree(`${dir.path}/dest`).filter((path) => path.includes("/"));
     assertEquals(seeded, paths);
     for (const path of paths) {

@@ -36,9 +36,12 @@ const PERSISTENT_WORKER = "--persistent_worker";
  * ```
  */
 export async function main(argv: readonly string[]): Promise<number> {
-  if (argv.includes(PERSISTENT_WORKER)) {
+  // Only among the wrapper's own flags: after `--` it is the child's argument.
+  const childStart = argv.indexOf("--");
+  const workerFlag = argv.indexOf(PERSISTENT_WORKER);
+  if (workerFlag >= 0 && (childStart < 0 || workerFlag < childStart)) {
     const { serveWorker } = await import("./mod/worker.ts");
-    return await serveWorker(argv.filter((arg) => arg !== PERSISTENT_WORKER), runOnce);
+    return await serveWorker(argv.toSpliced(workerFlag, 1), runOnce);
   }
   return await runOnce(argv, PROCESS_IO);
 }

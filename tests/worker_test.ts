@@ -6,7 +6,7 @@
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
 import type { RunIO } from "../mod/run_io.ts";
 import { jsonObjects, parseWorkRequest, type RunWrapper, serveWorker } from "../mod/worker.ts";
-import { MAIN_TS, tempDir } from "./helpers.ts";
+import { MAIN_TS, runWrapper, tempDir } from "./helpers.ts";
 
 const encoder = new TextEncoder();
 
@@ -243,4 +243,9 @@ Deno.test("the real wrapper as a worker: only responses on stdout, runs as one-s
   assertEquals(byId[2].output, "unset\n", "env files do not leak between requests");
   assertEquals(byId[3].exitCode, 1);
   ok(byId[3].output.includes('unknown flag "--bogus"'), byId[3].output);
+});
+
+Deno.test("--persistent_worker after -- is the child's argument, not worker mode", async () => {
+  const result = await runWrapper(["--", "/bin/echo", "--persistent_worker"]);
+  assertEquals([result.code, result.stdout], [0, "--persistent_worker\n"]);
 });

@@ -18,7 +18,7 @@
 
 import { editOneFunction, writeCrate } from "./gen_crate.ts";
 import { compileActionArgs, seedActionArgs } from "./pr3925_args.ts";
-import { walkTree } from "../mod/walk.ts";
+import { listTree } from "../mod/walk.ts";
 import { WorkerClient } from "./worker_client.ts";
 
 const MAIN_TS = new URL("../main.ts", import.meta.url).pathname;
@@ -145,7 +145,7 @@ async function seedThroughput(rustcIncr: string): Promise<void> {
     makeFlatTree(`${base}/t${size}`, size);
     trees.push([`${size} files`, `${base}/t${size}`, size]);
   }
-  trees.push(["rustc incr dir", rustcIncr, walkTree(rustcIncr).files.length]);
+  trees.push(["rustc incr dir", rustcIncr, listTree(rustcIncr).files.length]);
   for (const [name, tree, files] of trees) {
     const reps = files >= 100000 ? 3 : 5;
     const wrapper: number[] = [];

@@ -1,13 +1,13 @@
 /**
  * Puts planned files into a destination, on the calling thread: a hard link
  * where the file system allows, a copy where it refuses (another device, no
- * link support, too many links), a writable copy where rustc must write the
- * file. `seed_threads.ts` runs it on several threads at once.
+ * link support, too many links), a writable copy of an object file rustc
+ * could not write. `seed_threads.ts` runs it on several threads at once.
  *
  * @module
  */
 
-import type { FileMethod } from "./seed_plan.ts";
+import { type FileMethod, isWritableBy, type SeedUser } from "./seed_plan.ts";
 
 /** One file to place, relative to both roots. */
 export interface FileToPlace {
@@ -15,10 +15,6 @@ export interface FileToPlace {
   readonly path: string;
   /** How it gets there. */
   readonly method: FileMethod;
-  /** Its permission bits in the source. */
-  readonly mode: number;
-  /** Its size in bytes. */
-  readonly size: number;
 }
 
 /** What placing did. */
@@ -27,8 +23,8 @@ export interface PlaceTally {
   linked: number;
   /** Files copied. */
   copied: number;
-  /** Bytes placed. */
-  bytes: number;
+  /** Bytes copied (a hard link copies none). */
+  bytesCopied: number;
   /** Threads that placed files (1 = the calling thread alone). */
   threads: number;
 }
@@ -41,24 +37,25 @@ const LINK_REFUSED = new Set(["EXDEV", "EPERM", "EMLINK", "ENOTSUP", "EOPNOTSUPP
  * @example
  * ```ts
  * import { emptyTally } from "./place_files.ts";
- * emptyTally(); // { linked: 0, copied: 0, bytes: 0, threads: 1 }
+ * emptyTally(); // { linked: 0, copied: 0, bytesCopied: 0, threads: 1 }
  * ```
  */
 export function emptyTally(): PlaceTally {
-  return { linked: 0, copied: 0, bytes: 0, threads: 1 };
+  return { linked: 0, copied: 0, bytesCopied: 0, threads: 1 };
 }
 
 /**
- * Places `files` from `source` into `destination` on this thread. Every
- * path it creates is pushed to `created` first, so that a caller can remove
- * exactly what was made when it throws. Never replaces an existing file.
+ * Places `files` from `source` into `destination` on this thread, for
+ * `user` (who must be able to write the objects). Every path it creates is
+ * pushed to `created` first, so that a caller can remove exactly what was
+ * made when it throws. Never replaces an existing file.
  *
  * @example
  * ```ts
  * import { emptyTally, placeFiles } from "./place_files.ts";
  * const created: string[] = [];
  * const tally = emptyTally();
- * placeFiles("seed", "dest", [{ path: "a.bin", method: "link", mode: 0o444, size: 3 }], created, tally);
+ * placeFiles("seed", "dest", [{ path: "a.bin", method: "link" }], { uid: 0 }, created, tally);
  * ```
  *
  * @throws the underlying `Deno.errors.*` error (its message names the path).
@@ -67,24 +64,28 @@ export function placeFiles(
   source: string,
   destination: string,
   files: readonly FileToPlace[],
+  user: SeedUser,
   created: string[],
   tally: PlaceTally,
 ): void {
-  for (const { path, method, mode, size } of files) {
+  for (const { path, method } of files) {
     const from = `${source}/${path}`;
     const to = `${destination}/${path}`;
-    if (method === "link" && tryLink(from, to)) {
+    const object = method === "object" ? Deno.lstatSync(from) : undefined;
+    const ownership = object && { mode: (object.mode ?? 0) & 0o7777, uid: object.uid ?? 0 };
+    const writableCopy = ownership !== undefined && !isWritableBy(ownership, user);
+    if (!writableCopy && tryLink(from, to)) {
       created.push(to);
       tally.linked++;
-    } else {
-      // createNew: never clobber what is already there.
-      Deno.writeFileSync(to, new Uint8Array(), { createNew: true });
-      created.push(to);
-      Deno.copyFileSync(from, to);
-      if (method === "writable-copy") Deno.chmodSync(to, mode | 0o200);
-      tally.copied++;
+      continue;
     }
-    tally.bytes += size;
+    // createNew: never clobber what is already there.
+    Deno.writeFileSync(to, new Uint8Array(), { createNew: true });
+    created.push(to);
+    Deno.copyFileSync(from, to);
+    if (ownership !== undefined) Deno.chmodSync(to, ownership.mode | 0o200);
+    tally.copied++;
+    tally.bytesCopied += (object ?? Deno.lstatSync(to)).size;
   }
 }
 

@@ -13,7 +13,7 @@ import type { PathPair } from "./options.ts";
 import { planSeed, type SeedPlan, type SeedUser } from "./seed_plan.ts";
 import { SeedThreads } from "./seed_threads.ts";
 import { isBelowThreshold, thresholdBytes } from "./threshold.ts";
-import { assembleWalk, isDirectory, listTree } from "./walk.ts";
+import { isDirectory, listTree } from "./walk.ts";
 
 /** What seeding did, as `--seed-report` writes it. */
 export interface SeedReport {
@@ -29,10 +29,14 @@ export interface SeedReport {
   linked: number;
   /** Of those, copies. */
   copied: number;
-  /** Bytes seeded. */
-  bytes: number;
-  /** Bytes of regular files in the whole seed tree (what the threshold is checked against). */
-  source_bytes: number;
+  /** Bytes copied (a hard link copies none). */
+  bytes_copied: number;
+  /**
+   * Bytes of the seed's regular files counted against the threshold: all of
+   * them when the seed is below it; counting stops once it is reached (so 0
+   * with `--seed-min-mb 0`).
+   */
+  bytes_counted: number;
   /** Directories created. */
   directories: number;
   /** rustc sessions seeded. */
@@ -88,8 +92,8 @@ export async function seedDirectory(request: SeedRequest): Promise<SeedReport> {
     files: 0,
     linked: 0,
     copied: 0,
-    bytes: 0,
-    source_bytes: 0,
+    bytes_copied: 0,
+    bytes_counted: 0,
     directories: 0,
     sessions: 0,
     threads: 0,
@@ -114,18 +118,17 @@ export async function seedDirectory(request: SeedRequest): Promise<SeedReport> {
   const created: Created = { files: [], directories: [] };
   try {
     const listing = listTree(source);
-    using threads = SeedThreads.forFiles(listing.files.length);
-    const walk = assembleWalk(listing, await threads.stat(source, listing.files));
-    report.source_bytes = walk.totalBytes;
-    if (isBelowThreshold(walk.totalBytes, request.minMb)) {
+    using threads = SeedThreads.forFiles(listing.files);
+    report.bytes_counted = await threads.count(source, report.threshold_bytes);
+    if (isBelowThreshold(report.bytes_counted, request.minMb)) {
       report.mode = "skipped-threshold";
       debug(
-        `seed ${source} holds ${walk.totalBytes} bytes, below ${report.threshold_bytes}: not seeding`,
+        `seed ${source} holds ${report.bytes_counted} bytes, below ${report.threshold_bytes}: not seeding`,
       );
       return finish();
     }
-    const plan = planSeed(walk, request.user);
-    await materialize(source, destination, plan, threads, created, report);
+    const plan = planSeed(listing);
+    await materialize(source, destination, plan, request.user, threads, created, report);
     report.mode = report.copied === 0 ? "hardlink" : report.linked === 0 ? "copy" : "mixed";
     debug(
       `seeded ${destination} from ${source}: ${report.linked} linked, ${report.copied} copied`,
@@ -137,7 +140,7 @@ export async function seedDirectory(request: SeedRequest): Promise<SeedReport> {
     report.files =
       report.linked =
       report.copied =
-      report.bytes =
+      report.bytes_copied =
       report.directories =
         0;
     report.sessions = report.threads = 0;
@@ -176,6 +179,7 @@ async function materialize(
   source: string,
   destination: string,
   plan: SeedPlan,
+  user: SeedUser,
   threads: SeedThreads,
   created: Created,
   report: SeedReport,
@@ -185,7 +189,7 @@ async function materialize(
     ensureDirectory(`${destination}/${directory}`, created);
     report.directories++;
   }
-  const tally = await threads.place(source, destination, plan.files, created.files);
+  const tally = await threads.place(source, destination, plan.files, user, created.files);
   for (const lock of plan.freshLocks) {
     const path = `${destination}/${lock}`;
     Deno.writeFileSync(path, new Uint8Array(), { createNew: true, mode: 0o600 });
@@ -193,7 +197,7 @@ async function materialize(
   }
   report.linked = tally.linked;
   report.copied = tally.copied;
-  report.bytes = tally.bytes;
+  report.bytes_copied = tally.bytesCopied;
   report.threads = tally.threads;
   report.files = report.linked + report.copied + plan.freshLocks.length;
   report.sessions = plan.sessions;

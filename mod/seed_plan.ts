@@ -1,5 +1,5 @@
 /**
- * Decides what to seed from a walked tree, so that rustc really reuses it
+ * Decides what to seed from a listed tree, so that rustc really reuses it
  * (see `RUSTC_INCREMENTAL_FACTS.md`). Pure.
  *
  * rustc's incremental directory holds, per crate, session directories
@@ -8,29 +8,34 @@
  * that session's lock read-write, and only when it may write the `.o` files it
  * reuses. So in a crate directory the plan keeps the newest finalized session,
  * gives it a fresh lock of its own (a hardlinked lock would share `flock`
- * state with the seed), links the files rustc only replaces, and copies the
- * `.o` files writable when the seed's are not. Any other tree is seeded as a
+ * state with the seed), links the files rustc only replaces, and marks the
+ * `.o` files as objects: placed as links when the user may write them, as
+ * writable copies when not (decided where they are placed, by one `lstat`
+ * each, so planning needs no file's metadata). Any other tree is seeded as a
  * plain tree: every directory made, every file linked.
  *
  * @module
  */
 
-import type { TreeWalk, WalkedFile } from "./walk.ts";
+import type { TreeListing } from "./walk.ts";
 
 /** How one file gets into the destination. */
 export type FileMethod =
   /** Hard link, copy where the file system refuses links. */
   | "link"
-  /** A copy the current user can write (rustc must be able to write reused objects). */
-  | "writable-copy";
+  /**
+   * An object file rustc may reuse, which it must be able to write: a link
+   * when the user may write the seed's file, else a writable copy.
+   */
+  | "object";
 
 /** One file to seed. */
 export interface PlannedSeedFile {
-  /** The file as walked (path relative to the seed root). */
-  readonly file: WalkedFile;
+  /** Path relative to the seed root. */
+  readonly path: string;
   /** How it gets into the destination. */
   readonly method: FileMethod;
-  /** Its position in the walk's `files`. */
+  /** Its position in the listing's `files`. */
   readonly index: number;
 }
 
@@ -49,6 +54,14 @@ export interface SeedPlan {
 /** Who will run rustc on the seeded tree. */
 export interface SeedUser {
   /** The user id rustc runs as. */
+  readonly uid: number;
+}
+
+/** The permission bits and owner of a file. */
+export interface FileOwnership {
+  /** Permission bits (`st_mode & 0o7777`). */
+  readonly mode: number;
+  /** Owner's user id. */
   readonly uid: number;
 }
 
@@ -79,26 +92,25 @@ export function sessionLockName(name: string): string | undefined {
  * @example
  * ```ts
  * import { isWritableBy } from "./seed_plan.ts";
- * isWritableBy({ path: "a.o", size: 1, mode: 0o444, uid: 0 }, { uid: 0 }); // false
+ * isWritableBy({ mode: 0o444, uid: 0 }, { uid: 0 }); // false
  * ```
  */
-export function isWritableBy(file: WalkedFile, user: SeedUser): boolean {
+export function isWritableBy(file: FileOwnership, user: SeedUser): boolean {
   return (file.mode & 0o200) !== 0 && (user.uid === 0 || user.uid === file.uid);
 }
 
 /**
- * Plans the seed of a walked tree.
+ * Plans the seed of a listed tree.
  *
  * @example
  * ```ts
  * import { planSeed } from "./seed_plan.ts";
- * const walk = { directories: ["a"], files: [{ path: "a/x", size: 1, mode: 0o644, uid: 0 }], totalBytes: 1, skipped: 0 };
- * planSeed(walk, { uid: 0 }).files.length; // 1
+ * planSeed({ directories: ["a"], files: ["a/x"], skipped: 0 }).files; // [{ path: "a/x", method: "link", index: 0 }]
  * ```
  */
-export function planSeed(walk: TreeWalk, user: SeedUser): SeedPlan {
+export function planSeed(listing: TreeListing): SeedPlan {
   const children = new Map<string, string[]>();
-  for (const directory of walk.directories) {
+  for (const directory of listing.directories) {
     const slash = directory.lastIndexOf("/");
     const parent = slash < 0 ? "" : directory.slice(0, slash);
     const name = directory.slice(slash + 1);
@@ -145,24 +157,23 @@ export function planSeed(walk: TreeWalk, user: SeedUser): SeedPlan {
   const files: PlannedSeedFile[] = [];
   if (crateDirectories.size === 0) {
     // Not a rustc incremental tree: a plain tree, every file linked.
-    for (const [index, file] of walk.files.entries()) files.push({ file, method: "link", index });
-    return { directories: walk.directories, files, freshLocks, sessions: 0 };
+    for (const [index, path] of listing.files.entries()) {
+      files.push({ path, method: "link", index });
+    }
+    return { directories: listing.directories, files, freshLocks, sessions: 0 };
   }
-  for (const [index, file] of walk.files.entries()) {
-    if (isExcluded(file.path)) continue;
-    const parent = parentOf(file.path);
-    const name = file.path.slice(parent.length === 0 ? 0 : parent.length + 1);
+  for (const [index, path] of listing.files.entries()) {
+    if (isExcluded(path)) continue;
+    const parent = parentOf(path);
+    const name = path.slice(parent.length === 0 ? 0 : parent.length + 1);
     // Old locks stay behind: the kept session gets a fresh one.
     if (crateDirectories.has(parent) && LOCK_NAME.test(name)) continue;
-    const inSession = keptSessions.has(parent);
-    const method = inSession && name.endsWith(".o") && !isWritableBy(file, user)
-      ? "writable-copy"
-      : "link";
-    files.push({ file, method, index });
+    const method = keptSessions.has(parent) && name.endsWith(".o") ? "object" : "link";
+    files.push({ path, method, index });
   }
 
   return {
-    directories: walk.directories.filter((directory) => !isExcluded(directory)),
+    directories: listing.directories.filter((directory) => !isExcluded(directory)),
     files,
     freshLocks,
     sessions: keptSessions.size,

@@ -1,5 +1,5 @@
 /**
- * Worker-thread entry of `SeedThreads`: answers each stat or place request
+ * Worker-thread entry of `SeedThreads`: answers each count or place request
  * with one `WorkerAnswer`, taking chunks from the shared counter. Loading it
  * anywhere but in a worker is a mistake: it installs a message handler.
  *
@@ -12,38 +12,34 @@ import { describeError } from "./errors.ts";
 import { emptyTally } from "./place_files.ts";
 import {
   Control,
-  type FileStats,
+  countChunk,
   forEachChunk,
   placeChunk,
-  statChunk,
   type WorkerAnswer,
   type WorkerRequest,
 } from "./seed_threads.ts";
 
-/** The last stat request's files and results, which place requests refer to by index. */
+/** The listed paths, sent with the first request, which later requests refer to by index. */
 let paths: readonly string[] = [];
-let stats: FileStats = {
-  sizes: new Float64Array(),
-  modes: new Int32Array(),
-  uids: new Int32Array(),
-};
 
 self.onmessage = (event: MessageEvent<WorkerRequest>) => {
   const request = event.data;
   const control = request.control;
   Atomics.store(control, Control.JoinedBase + request.index, 1);
+  if (request.paths !== undefined) paths = request.paths;
   const tally = emptyTally();
   const partial: string[] = [];
   let error: string | null = null;
   try {
-    if (request.kind === "stat") {
-      ({ paths, stats } = request);
-      forEachChunk(control, paths.length, (start, end) => {
-        statChunk(request.root, paths, stats, start, end);
+    if (request.kind === "count") {
+      const phase = request.phase;
+      forEachChunk(control, paths.length, "back", (start, end) => {
+        countChunk(phase, paths, start, end, control);
       });
     } else {
-      forEachChunk(control, request.phase.files.length, (start, end, chunk) => {
-        placeChunk(request.phase, paths, stats, start, end, chunk, tally, partial);
+      const phase = request.phase;
+      forEachChunk(control, phase.files.length, "back", (start, end, chunk) => {
+        placeChunk(phase, paths, start, end, chunk, tally, partial);
       });
     }
   } catch (caught) {

@@ -1,34 +1,11 @@
 /**
- * One walk of a seed tree: its directories, its regular files with what
- * seeding needs to know of each, and their total size. Symbolic links are
- * skipped, never followed, so a link loop cannot hang the walk.
+ * Lists a seed tree: its directories and its regular files, by reading
+ * directories only (no file is stat'ed here: seeding stats just the files it
+ * must). Symbolic links are skipped, never followed, so a link loop cannot
+ * hang the listing.
  *
  * @module
  */
-
-/** A regular file found by {@linkcode walkTree}. */
-export interface WalkedFile {
-  /** Path relative to the walked root, `/`-separated. */
-  readonly path: string;
-  /** Size in bytes. */
-  readonly size: number;
-  /** Permission bits (`st_mode & 0o7777`). */
-  readonly mode: number;
-  /** Owner's user id. */
-  readonly uid: number;
-}
-
-/** What {@linkcode walkTree} found. */
-export interface TreeWalk {
-  /** Directories below the root, relative, each after its parent. */
-  readonly directories: readonly string[];
-  /** Regular files, relative. */
-  readonly files: readonly WalkedFile[];
-  /** Sum of the regular files' sizes. */
-  readonly totalBytes: number;
-  /** Symbolic links (and other non-regular entries) passed over. */
-  readonly skipped: number;
-}
 
 /**
  * Whether `path` is a directory, following symlinks: the root itself may be
@@ -48,7 +25,7 @@ export function isDirectory(path: string): boolean {
   }
 }
 
-/** The names {@linkcode listTree} found, before any file is stat'ed. */
+/** The names {@linkcode listTree} found. */
 export interface TreeListing {
   /** Directories below the root, relative, each after its parent. */
   readonly directories: readonly string[];
@@ -59,8 +36,8 @@ export interface TreeListing {
 }
 
 /**
- * Lists `root` (which must be a directory) by reading directories only: the
- * cheap half of a walk, after which the files can be stat'ed in parallel.
+ * Lists `root` (which must be a directory) by reading directories only; an
+ * entry's type comes from its directory entry.
  *
  * @example
  * ```ts
@@ -92,55 +69,4 @@ export function listTree(root: string): TreeListing {
     }
   }
   return { directories, files, skipped };
-}
-
-/**
- * Stats one listed file (without following a symlink).
- *
- * @example
- * ```ts
- * import { statListedFile } from "./walk.ts";
- * statListedFile("/etc", "hostname").size;
- * ```
- *
- * @throws `Deno.errors.NotFound` naming the path when the file vanished since it was listed.
- */
-export function statListedFile(root: string, path: string): WalkedFile {
-  const info = Deno.lstatSync(`${root}/${path}`);
-  return { path, size: info.size, mode: (info.mode ?? 0o644) & 0o7777, uid: info.uid ?? 0 };
-}
-
-/**
- * Assembles a walk from a listing and its files' stats (in listing order).
- *
- * @example
- * ```ts
- * import { assembleWalk, listTree, statListedFile } from "./walk.ts";
- * const listing = listTree("/tmp");
- * const walk = assembleWalk(listing, listing.files.map((path) => statListedFile("/tmp", path)));
- * ```
- */
-export function assembleWalk(listing: TreeListing, files: readonly WalkedFile[]): TreeWalk {
-  let totalBytes = 0;
-  for (const file of files) totalBytes += file.size;
-  return { directories: listing.directories, files, totalBytes, skipped: listing.skipped };
-}
-
-/**
- * Walks `root` (which must be a directory) on this thread: a listing, then
- * every file stat'ed.
- *
- * @example
- * ```ts
- * import { walkTree } from "./walk.ts";
- * const walk = walkTree("/tmp");
- * console.log(walk.files.length, walk.totalBytes);
- * ```
- *
- * @throws the underlying `Deno.errors.*` error, with the failing path in its
- * message, when a directory can't be read or a file vanishes mid-walk.
- */
-export function walkTree(root: string): TreeWalk {
-  const listing = listTree(root);
-  return assembleWalk(listing, listing.files.map((path) => statListedFile(root, path)));
 }

@@ -1,5 +1,5 @@
 /**
- * Large seeds are stat'ed and linked on several threads: every file still
+ * Large seeds are counted and linked on several threads: every file still
  * arrives exactly once, a failure in any thread's share still removes
  * everything that was seeded, and a seed that vanishes mid-walk falls back.
  */
@@ -16,6 +16,7 @@ import {
 } from "./helpers.ts";
 
 const CORES = navigator.hardwareConcurrency;
+const MIB = 1024 * 1024;
 /** Enough files for two threads, in directories of 500. */
 const FILES = 3 * FILES_PER_THREAD;
 
@@ -47,12 +48,6 @@ Deno.test({
     const report = JSON.parse(Deno.readTextFileSync(`${dir.path}/r.json`));
     ok(report.threads >= 2, `threads: ${report.threads}`);
     assertEquals([report.mode, report.files, report.linked], ["hardlink", FILES, FILES]);
-    // Sizes stat'ed on any thread arrive: each file holds its own number.
-    const bytes = paths.reduce(
-      (sum, path) => sum + path.slice(path.lastIndexOf("/f") + 2).length,
-      0,
-    );
-    assertEquals([report.bytes, report.source_bytes], [bytes, bytes]);
     const seeded = listTree(`${dir.path}/dest`).filter((path) => path.includes("/"));
     assertEquals(seeded, paths);
     for (const path of paths) {
@@ -61,6 +56,65 @@ Deno.test({
       assertEquals(stat.nlink, 2, path);
     }
   },
+});
+
+Deno.test({
+  name: "a large seed below the threshold counts every byte once, whichever thread counts it",
+  ignore: CORES < 2,
+  async fn() {
+    await using dir = await tempDir("pw-many-", MANY_FILES_PARENT);
+    const paths = makeLargeTree(`${dir.path}/seed`);
+    const result = await runWrapper(
+      [
+        "--copy-seed",
+        "seed",
+        "dest",
+        "--seed-min-mb",
+        "1",
+        "--seed-report",
+        "r.json",
+        "--exit-early",
+        "true",
+      ],
+      { cwd: dir.path },
+    );
+    assertEquals(result.code, 0, result.stderr);
+    const report = JSON.parse(Deno.readTextFileSync(`${dir.path}/r.json`));
+    // Each file holds its own number: the exact sum shows no file counted twice or missed.
+    const bytes = paths.reduce(
+      (sum, path) => sum + path.slice(path.lastIndexOf("/f") + 2).length,
+      0,
+    );
+    assertEquals([report.mode, report.bytes_counted], ["skipped-threshold", bytes]);
+    assertEquals(listTree(`${dir.path}/dest`), []);
+  },
+});
+
+Deno.test("counting stops once the threshold is reached", async () => {
+  await using dir = await tempDir("pw-many-", MANY_FILES_PARENT);
+  const files = 1000;
+  Deno.mkdirSync(`${dir.path}/seed`);
+  for (let i = 0; i < files; i++) {
+    Deno.writeFileSync(`${dir.path}/seed/f${i}`, new Uint8Array(4096));
+  }
+  const result = await runWrapper(
+    [
+      "--copy-seed",
+      "seed",
+      "dest",
+      "--seed-min-mb",
+      "1",
+      "--seed-report",
+      "r.json",
+      "--exit-early",
+      "true",
+    ],
+    { cwd: dir.path },
+  );
+  assertEquals(result.code, 0, result.stderr);
+  const report = JSON.parse(Deno.readTextFileSync(`${dir.path}/r.json`));
+  assertEquals([report.mode, report.files], ["hardlink", files]);
+  ok(report.bytes_counted >= MIB && report.bytes_counted < files * 4096, report.bytes_counted);
 });
 
 Deno.test("a failure in any thread's share removes the whole partial seed and runs cold", async () => {

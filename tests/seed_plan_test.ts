@@ -1,18 +1,11 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { isWritableBy, planSeed, sessionLockName } from "../mod/seed_plan.ts";
 import { isBelowThreshold, thresholdBytes } from "../mod/threshold.ts";
-import type { TreeWalk, WalkedFile } from "../mod/walk.ts";
+import type { TreeListing } from "../mod/walk.ts";
 
-const file = (path: string, mode = 0o644, uid = 1000): WalkedFile => ({
-  path,
-  size: 10,
-  mode,
-  uid,
-});
-const walkOf = (directories: string[], files: WalkedFile[]): TreeWalk => ({
+const listingOf = (directories: string[], files: string[]): TreeListing => ({
   directories,
   files,
-  totalBytes: files.reduce((sum, f) => sum + f.size, 0),
   skipped: 0,
 });
 
@@ -27,65 +20,62 @@ Deno.test("a session's lock is named after its time and random parts", () => {
 });
 
 Deno.test("a plain tree is seeded whole, every file linked", () => {
-  const plan = planSeed(walkOf(["a", "a/b"], [file("top.txt"), file("a/b/x.o", 0o444)]), {
-    uid: 1000,
-  });
+  const plan = planSeed(listingOf(["a", "a/b"], ["top.txt", "a/b/x.o"]));
   assertEquals(plan.directories, ["a", "a/b"]);
-  assertEquals(plan.files.map((f) => [f.file.path, f.method]), [["top.txt", "link"], [
-    "a/b/x.o",
-    "link",
-  ]]);
+  assertEquals(plan.files, [
+    { path: "top.txt", method: "link", index: 0 },
+    { path: "a/b/x.o", method: "link", index: 1 },
+  ]);
   assertEquals(plan.freshLocks, []);
   assertEquals(plan.sessions, 0);
 });
 
-Deno.test("in a crate directory only the newest finalized session is seeded, with a fresh lock", () => {
+Deno.test("in a crate directory only the newest finalized session is seeded, with a fresh lock, its .o files as objects", () => {
   const crate = "lib-30x6h5izteku3";
-  const walk = walkOf(
+  const listing = listingOf(
     [crate, `${crate}/${OLD}`, `${crate}/${NEW}`, `${crate}/${WORKING}`],
     [
-      file(`${crate}/s-hoh26h9y7v-08psrm5.lock`, 0o444),
-      file(`${crate}/s-hoh27aaaaa-1abcdef.lock`, 0o444),
-      file(`${crate}/${OLD}/dep-graph.bin`),
-      file(`${crate}/${NEW}/dep-graph.bin`, 0o444),
-      file(`${crate}/${NEW}/query-cache.bin`, 0o444),
-      file(`${crate}/${NEW}/metadata.rmeta`, 0o444),
-      file(`${crate}/${NEW}/a.o`, 0o444),
-      file(`${crate}/${NEW}/b.o`, 0o644, 1000),
-      file(`${crate}/${WORKING}/dep-graph.bin`),
+      `${crate}/s-hoh26h9y7v-08psrm5.lock`,
+      `${crate}/s-hoh27aaaaa-1abcdef.lock`,
+      `${crate}/${OLD}/dep-graph.bin`,
+      `${crate}/${OLD}/a.o`,
+      `${crate}/${NEW}/dep-graph.bin`,
+      `${crate}/${NEW}/query-cache.bin`,
+      `${crate}/${NEW}/metadata.rmeta`,
+      `${crate}/${NEW}/a.o`,
+      `${crate}/${NEW}/b.o`,
+      `${crate}/${WORKING}/dep-graph.bin`,
     ],
   );
-  const plan = planSeed(walk, { uid: 1000 });
+  const plan = planSeed(listing);
   assertEquals(plan.directories, [crate, `${crate}/${NEW}`]);
   assertEquals(plan.freshLocks, [`${crate}/s-hoh27aaaaa-1abcdef.lock`]);
   assertEquals(plan.sessions, 1);
   assertEquals(
-    plan.files.map((f) => [f.file.path.slice(crate.length + NEW.length + 2), f.method]),
+    plan.files.map((f) => [f.path.slice(crate.length + NEW.length + 2), f.method, f.index]),
     [
-      ["dep-graph.bin", "link"],
-      ["query-cache.bin", "link"],
-      ["metadata.rmeta", "link"],
-      ["a.o", "writable-copy"],
-      ["b.o", "link"],
+      ["dep-graph.bin", "link", 4],
+      ["query-cache.bin", "link", 5],
+      ["metadata.rmeta", "link", 6],
+      ["a.o", "object", 7],
+      ["b.o", "object", 8],
     ],
   );
 });
 
 Deno.test("a crate directory holding only a working session seeds no session", () => {
   const crate = "c-1";
-  const plan = planSeed(walkOf([crate, `${crate}/${WORKING}`], [file(`${crate}/${WORKING}/x.o`)]), {
-    uid: 0,
-  });
+  const plan = planSeed(listingOf([crate, `${crate}/${WORKING}`], [`${crate}/${WORKING}/x.o`]));
   assertEquals(plan.directories, [crate]);
   assertEquals(plan.files, []);
   assertEquals(plan.freshLocks, []);
 });
 
 Deno.test("writability follows the owner's write bit; root needs a write bit too", () => {
-  assertEquals(isWritableBy(file("x", 0o644, 5), { uid: 5 }), true);
-  assertEquals(isWritableBy(file("x", 0o644, 5), { uid: 6 }), false);
-  assertEquals(isWritableBy(file("x", 0o644, 5), { uid: 0 }), true);
-  assertEquals(isWritableBy(file("x", 0o444, 0), { uid: 0 }), false);
+  assertEquals(isWritableBy({ mode: 0o644, uid: 5 }, { uid: 5 }), true);
+  assertEquals(isWritableBy({ mode: 0o644, uid: 5 }, { uid: 6 }), false);
+  assertEquals(isWritableBy({ mode: 0o644, uid: 5 }, { uid: 0 }), true);
+  assertEquals(isWritableBy({ mode: 0o444, uid: 0 }, { uid: 0 }), false);
 });
 
 Deno.test("the threshold: below skips, exactly at and above seed, 0 always seeds", () => {

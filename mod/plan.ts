@@ -79,7 +79,8 @@ export function isAllowFeaturesFlag(arg: string): boolean {
 export function planChild(options: Options, host: PlanHost): ChildPlan {
   const substitutions = resolveSubstitutions(
     options.substitutions,
-    bazelDirectories(host.cwd, host.realPath(`${host.cwd}/external`)),
+    host.cwd,
+    () => bazelDirectories(host.cwd, host.realPath(`${host.cwd}/external`)),
   );
   if (options.outDir !== undefined) substitutions.push({ key: "out_dir", value: options.outDir });
 
@@ -107,7 +108,11 @@ export function planChild(options: Options, host: PlanHost): ChildPlan {
     ...statusOf(options.stableStatusFile, "--stable-status-file", read),
     ...statusOf(options.volatileStatusFile, "--volatile-status-file", read),
   ];
-  for (const key of Object.keys(env)) env[key] = substitute(stamp(env[key], status), substitutions);
+  if (status.length > 0 || substitutions.length > 0) {
+    for (const key of Object.keys(env)) {
+      env[key] = substitute(stamp(env[key], status), substitutions);
+    }
+  }
 
   if (args.length === 0) {
     throw new WrapperError("at least one argument after -- is required (the child process path)");

@@ -44,25 +44,35 @@ function parent(path: string): string {
 
 /**
  * Resolves the special `--subst` values `${pwd}`, `${output_base}` and
- * `${exec_root}`; any other value is kept as written.
+ * `${exec_root}`; any other value is kept as written. Finding the output base
+ * costs a `realpath` (and an error when there is no `external/`), so
+ * `directories` is called only when a value asks for it.
  *
  * @example
  * ```ts
  * import { resolveSubstitutions } from "./subst.ts";
- * const dirs = { pwd: "/w", outputBase: "/ob", execRoot: "/ob/execroot/w" };
- * resolveSubstitutions([{ key: "pwd", value: "${pwd}" }], dirs); // [{ key: "pwd", value: "/w" }]
+ * const dirs = () => ({ pwd: "/w", outputBase: "/ob", execRoot: "/ob/execroot/w" });
+ * resolveSubstitutions([{ key: "ob", value: "${output_base}" }], "/w", dirs); // [{ key: "ob", value: "/ob" }]
  * ```
  */
 export function resolveSubstitutions(
   substitutions: readonly Substitution[],
-  directories: BazelDirectories,
+  pwd: string,
+  directories: () => BazelDirectories,
 ): Substitution[] {
-  const special: Record<string, string> = {
-    "${pwd}": directories.pwd,
-    "${output_base}": directories.outputBase,
-    "${exec_root}": directories.execRoot,
-  };
-  return substitutions.map(({ key, value }) => ({ key, value: special[value] ?? value }));
+  let resolved: BazelDirectories | undefined;
+  return substitutions.map(({ key, value }) => {
+    switch (value) {
+      case "${pwd}":
+        return { key, value: pwd };
+      case "${output_base}":
+        return { key, value: (resolved ??= directories()).outputBase };
+      case "${exec_root}":
+        return { key, value: (resolved ??= directories()).execRoot };
+      default:
+        return { key, value };
+    }
+  });
 }
 
 /**

@@ -60,6 +60,13 @@ Deno.test("stamping replaces {KEY} and runs before ${KEY} substitution", () => {
   assertEquals(substitute(stamp("${pwd}", [["pwd", "X"]]), [{ key: "pwd", value: "/w" }]), "$X");
 });
 
+Deno.test("${pwd} alone never looks for the output base", () => {
+  const resolved = resolveSubstitutions([{ key: "pwd", value: "${pwd}" }], "/w", () => {
+    throw new Error("looked for the output base");
+  });
+  assertEquals(resolved, [{ key: "pwd", value: "/w" }]);
+});
+
 Deno.test("${pwd}, ${output_base} and ${exec_root} resolve from the working directory", () => {
   const fromExternal = bazelDirectories("/ob/sandbox/1/execroot/_main", "/ob/external");
   assertEquals(fromExternal, {
@@ -77,7 +84,8 @@ Deno.test("${pwd}, ${output_base} and ${exec_root} resolve from the working dire
       key: "lit",
       value: "x${pwd}",
     }],
-    twoUp,
+    "/ob/execroot/ws",
+    () => twoUp,
   );
   assertEquals(resolved.map((s) => s.value), [
     "/ob/execroot/ws",

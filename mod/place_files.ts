@@ -46,7 +46,8 @@ export function emptyTally(): PlaceTally {
 
 /**
  * Places `files` from `source` into `destination` on this thread, for
- * `user` (who must be able to write the objects). Every path it creates is
+ * `user`, who must be able to write the objects (`undefined`: nobody will
+ * in this run, so they are linked like any file). Every path it creates is
  * pushed to `created` first, so that a caller can remove exactly what was
  * made when it throws. Never replaces an existing file.
  *
@@ -64,17 +65,15 @@ export function placeFiles(
   source: string,
   destination: string,
   files: readonly FileToPlace[],
-  user: SeedUser,
+  user: SeedUser | undefined,
   created: string[],
   tally: PlaceTally,
 ): void {
   for (const { path, method } of files) {
     const from = `${source}/${path}`;
     const to = `${destination}/${path}`;
-    const object = method === "object" ? Deno.lstatSync(from) : undefined;
-    const ownership = object && { mode: (object.mode ?? 0) & 0o7777, uid: object.uid ?? 0 };
-    const writableCopy = ownership !== undefined && !isWritableBy(ownership, user);
-    if (!writableCopy && tryLink(from, to)) {
+    const object = method === "object" && user !== undefined ? objectInfo(from, user) : undefined;
+    if (!object?.needsCopy && tryLink(from, to)) {
       created.push(to);
       tally.linked++;
       continue;
@@ -83,10 +82,17 @@ export function placeFiles(
     Deno.writeFileSync(to, new Uint8Array(), { createNew: true });
     created.push(to);
     Deno.copyFileSync(from, to);
-    if (ownership !== undefined) Deno.chmodSync(to, ownership.mode | 0o200);
+    if (object !== undefined) Deno.chmodSync(to, object.mode | 0o200);
     tally.copied++;
-    tally.bytesCopied += (object ?? Deno.lstatSync(to)).size;
+    tally.bytesCopied += object?.size ?? Deno.lstatSync(to).size;
   }
+}
+
+/** An object file's permission bits and size, and whether `user` needs a writable copy of it. */
+function objectInfo(path: string, user: SeedUser) {
+  const info = Deno.lstatSync(path);
+  const mode = (info.mode ?? 0) & 0o7777;
+  return { mode, size: info.size, needsCopy: !isWritableBy({ mode, uid: info.uid ?? 0 }, user) };
 }
 
 /** Links `from` to `to`; `false` where the file system refuses links, so the caller copies. */

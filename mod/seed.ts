@@ -59,8 +59,13 @@ export interface SeedRequest {
   readonly minMb: number;
   /** Whether a missing seed is expected (`--seed-prev-dir`) rather than worth a line. */
   readonly missingIsExpected: boolean;
-  /** Who will run rustc on the result. */
-  readonly user: SeedUser;
+  /**
+   * Who will run rustc on the result; `undefined` when nobody does in this
+   * run (`--exit-early`): objects are then linked, and whoever seeds from the
+   * result makes its own writable copies (Bazel makes the result read-only
+   * anyway, so copies made here would be copied again).
+   */
+  readonly user: SeedUser | undefined;
   /** Prints the one line a seeding problem gets. */
   readonly warn: (line: string) => void;
 }
@@ -179,7 +184,7 @@ async function materialize(
   source: string,
   destination: string,
   plan: SeedPlan,
-  user: SeedUser,
+  user: SeedUser | undefined,
   threads: SeedThreads,
   created: Created,
   report: SeedReport,

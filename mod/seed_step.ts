@@ -25,7 +25,8 @@ export async function seedForOptions(
   options: Options,
   warn: (line: string) => void,
 ): Promise<SeedReport[]> {
-  const user = { uid: Deno.uid() ?? 0 };
+  // With --exit-early no rustc runs on the result here.
+  const user = options.exitEarly ? undefined : { uid: Deno.uid() ?? 0 };
   const reports: SeedReport[] = [];
   if (options.seedPrevDir) {
     reports.push(

@@ -67,8 +67,8 @@ export interface CountPhase {
 export interface PlacePhase {
   readonly source: string;
   readonly destination: string;
-  /** Who must be able to write the objects. */
-  readonly user: SeedUser;
+  /** Who must be able to write the objects (`undefined`: nobody here; link them). */
+  readonly user: SeedUser | undefined;
   readonly files: Int32Array;
   /** Indices into {@linkcode METHODS}, one per file. */
   readonly methods: Uint8Array;
@@ -351,7 +351,7 @@ export class SeedThreads implements Disposable {
     source: string,
     destination: string,
     planned: readonly { readonly index: number; readonly method: FileMethod }[],
-    user: SeedUser,
+    user: SeedUser | undefined,
     created: string[],
   ): Promise<PlaceTally> {
     const tally = emptyTally();

@@ -43,9 +43,12 @@ async function bazelBuild(
   wrapper: Wrapper,
   rustc: string,
   work: string,
-): Promise<{ seedReport: Record<string, unknown> }> {
+): Promise<{ seedReport: Record<string, unknown>; seedActionReport: Record<string, unknown> }> {
   await run("rm", ["-rf", `${work}/seed`]);
-  const seed = await wrapper(seedActionArgs("incr", "seed", 0), work);
+  const seed = await wrapper(
+    [...seedActionArgs("incr", "seed", 0), "--seed-report", "seed-action.json"],
+    work,
+  );
   assertEquals(seed.code, 0, seed.stderr);
   await makeOutputsReadOnly(work);
   // Bazel deletes the outputs; it never makes their (shared-inode) files writable again.
@@ -62,7 +65,10 @@ async function bazelBuild(
   assertEquals(compile.code, 0, compile.stderr);
   assertEquals(compile.stderr.includes("not writeable"), false, compile.stderr);
   assertEquals(Deno.readTextFileSync(`${work}/unused.txt`), "seed\n");
-  return { seedReport: JSON.parse(Deno.readTextFileSync(`${work}/report.json`)) };
+  return {
+    seedReport: JSON.parse(Deno.readTextFileSync(`${work}/report.json`)),
+    seedActionReport: JSON.parse(Deno.readTextFileSync(`${work}/seed-action.json`)),
+  };
 }
 
 async function provesReuse(
@@ -82,6 +88,8 @@ async function provesReuse(
   editOneFunction(`${work}/src`, 2);
   const previousTree = await fingerprintTree(`${work}/incr`);
   const seeded = await bazelBuild(wrapper, rustc, work);
+  // The seed action runs no rustc: it links the read-only objects; the compile action copies them writable.
+  assertEquals(seeded.seedActionReport.mode, "hardlink", JSON.stringify(seeded.seedActionReport));
   assertEquals(seeded.seedReport.mode, "mixed", JSON.stringify(seeded.seedReport));
   assertEquals(seeded.seedReport.sessions, 1);
   const seedTree = await fingerprintTree(`${work}/seed`);

@@ -63,11 +63,19 @@ async function overhead(): Promise<void> {
   // Any Deno program that runs a child pays for the first spawn (~5 ms of lazy runtime set-up).
   const spawner = await Deno.makeTempFile({ suffix: ".ts" });
   Deno.writeTextFileSync(spawner, 'await new Deno.Command("/bin/true").output();\n');
+  // The same program as one file: how much of the wrapper's cost is loading its modules.
+  const bundle = await Deno.makeTempFile({ suffix: ".js" });
+  const bundled = await new Deno.Command(Deno.execPath(), {
+    args: ["bundle", "--quiet", MAIN_TS, "-o", bundle],
+    stdout: "null",
+    stderr: "null",
+  }).output();
   const samples: Record<string, number[]> = {
     "/bin/true": [],
     "deno run empty.ts": [],
     "deno run spawn_true.ts": [],
     "main.ts -- /bin/true": [],
+    ...(bundled.success ? { "bundled main.ts -- /bin/true": [] } : {}),
   };
   // Interleaved so that machine noise hits all three alike.
   for (let i = 0; i < runs; i++) {
@@ -81,19 +89,48 @@ async function overhead(): Promise<void> {
     samples["main.ts -- /bin/true"].push(
       await timeCommand(Deno.execPath(), wrapperArgs(["--", "/bin/true"])),
     );
+    samples["bundled main.ts -- /bin/true"]?.push(
+      await timeCommand(Deno.execPath(), ["run", "--quiet", "-A", bundle, "--", "/bin/true"]),
+    );
   }
+  await Deno.remove(bundle);
   await Deno.remove(empty);
   await Deno.remove(spawner);
+  // What the first use of Deno.Command costs inside a process (its module is loaded lazily).
+  const commandLoad = await Deno.makeTempFile({ suffix: ".ts" });
+  Deno.writeTextFileSync(
+    commandLoad,
+    "const t = performance.now(); Deno.Command; console.log(performance.now() - t);\n",
+  );
+  const commandLoadMs: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const { stdout } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--quiet", "-A", commandLoad],
+      stderr: "inherit",
+    }).output();
+    commandLoadMs.push(Number(new TextDecoder().decode(stdout)));
+  }
+  await Deno.remove(commandLoad);
   const medians = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
-  results.overhead = { runs, medians_ms: medians, samples_ms: samples };
+  results.overhead = {
+    runs,
+    medians_ms: medians,
+    samples_ms: samples,
+    first_deno_command_access_ms: commandLoadMs,
+  };
   console.log(`\n1. Wrapper overhead per action (median of ${runs})`);
   for (const [name, ms] of Object.entries(medians)) {
-    console.log(`   ${name.padEnd(24)} ${ms.toFixed(1)} ms`);
+    console.log(`   ${name.padEnd(30)} ${ms.toFixed(1)} ms`);
   }
   const added = medians["main.ts -- /bin/true"] - medians["deno run empty.ts"];
   console.log(`   wrapper over deno's own start-up: ${added.toFixed(1)} ms (target <= 3 ms)`);
   const overSpawn = medians["main.ts -- /bin/true"] - medians["deno run spawn_true.ts"];
   console.log(`   wrapper over a deno script that spawns the child: ${overSpawn.toFixed(1)} ms`);
+  console.log(
+    `   of Deno's own spawn cost, first access to Deno.Command (lazy module load): ${
+      median(commandLoadMs).toFixed(1)
+    } ms`,
+  );
 }
 
 async function workerOverhead(): Promise<void> {
@@ -198,28 +235,33 @@ async function jsonThroughput(): Promise<void> {
   console.log("\n4. JSON diagnostics throughput (--rustc-output-format rendered)");
   const dir = await Deno.makeTempDir({ prefix: "pw-bench-json-" });
   const rows: Record<string, unknown>[] = [];
-  for (const lines of QUICK ? [20000, 80000] : [50000, 200000]) {
-    const file = `${dir}/stderr-${lines}.jsonl`;
-    const out: string[] = [];
-    for (let i = 0; i < lines; i++) {
-      out.push(
-        i % 4 === 0
-          ? JSON.stringify({
-            $message_type: "artifact",
-            artifact: `lib${i}.rmeta`,
-            emit: "metadata",
-          })
-          : JSON.stringify({
-            $message_type: "diagnostic",
-            level: "warning",
-            message: `w${i}`,
-            rendered: `warning: unused variable ${i}\n`,
-          }),
-      );
-    }
-    Deno.writeTextFileSync(file, out.join("\n") + "\n");
-    const child = `${dir}/child.sh`;
-    Deno.writeTextFileSync(child, `#!/bin/sh\ncat "$1" >&2\n`, { mode: 0o755 });
+  // 50k lines written once; the child writes them `repeats` times.
+  const perFile = QUICK ? 20000 : 50000;
+  const file = `${dir}/stderr.jsonl`;
+  const out: string[] = [];
+  for (let i = 0; i < perFile; i++) {
+    out.push(
+      i % 4 === 0
+        ? JSON.stringify({
+          $message_type: "artifact",
+          artifact: `lib${i}.rmeta`,
+          emit: "metadata",
+        })
+        : JSON.stringify({
+          $message_type: "diagnostic",
+          level: "warning",
+          message: `w${i}`,
+          rendered: `warning: unused variable ${i}\n`,
+        }),
+    );
+  }
+  Deno.writeTextFileSync(file, out.join("\n") + "\n");
+  const child = `${dir}/child.sh`;
+  Deno.writeTextFileSync(child, `#!/bin/sh\nfor i in $(seq "$2"); do cat "$1" >&2; done\n`, {
+    mode: 0o755,
+  });
+  for (const repeats of QUICK ? [1, 4] : [1, 4, 16, 64]) {
+    const lines = perFile * repeats;
     const started = performance.now();
     const { code, stderr } = await new Deno.Command("/usr/bin/time", {
       args: [
@@ -234,6 +276,7 @@ async function jsonThroughput(): Promise<void> {
           "--",
           child,
           file,
+          String(repeats),
         ]),
       ],
       stdout: "null",
@@ -243,7 +286,7 @@ async function jsonThroughput(): Promise<void> {
     if (code !== 0) throw new Error(`json bench exit ${code}`);
     const peakKb = Number(new TextDecoder().decode(stderr).trim().split("\n").at(-1));
     console.log(
-      `   ${String(lines).padEnd(7)} lines: ${Math.round(lines / (ms / 1000))} lines/s, peak RSS ${
+      `   ${String(lines).padEnd(8)} lines: ${Math.round(lines / (ms / 1000))} lines/s, peak RSS ${
         (peakKb / 1024).toFixed(1)
       } MiB`,
     );
@@ -269,7 +312,7 @@ async function incrementalPayoff(work: string): Promise<string> {
   ];
   const build = (args: string[]) => timeCommand(Deno.execPath(), wrapperArgs(args), work);
   const sh = (c: string) => new Deno.Command("sh", { args: ["-c", c], cwd: work }).output();
-  const reps = QUICK ? 1 : 3;
+  const reps = QUICK ? 1 : 5;
   const a: number[] = [], b: number[] = [], c: number[] = [], d: number[] = [];
   await build(["--", ...rustc("persistent")]);
   await build(["--", ...rustc("incr")]);

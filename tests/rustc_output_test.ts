@@ -63,10 +63,22 @@ function memorySink(limit = Infinity): ByteSink & { bytes(): Uint8Array; text():
   };
 }
 
-/** A stream of the given chunks, split wherever the test wants. */
+/** A byte stream (as a child's stderr is) of the given chunks, split wherever the test wants. */
+function bytesOf(...chunks: Uint8Array[]): ReadableStream<Uint8Array> {
+  let next = 0;
+  return new ReadableStream({
+    type: "bytes",
+    pull(controller) {
+      if (next < chunks.length) return controller.enqueue(chunks[next++].slice());
+      controller.close();
+      controller.byobRequest?.respond(0);
+    },
+  });
+}
+
 function streamOf(...chunks: string[]): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
-  return ReadableStream.from(chunks.map((chunk) => encoder.encode(chunk)));
+  return bytesOf(...chunks.map((chunk) => encoder.encode(chunk)));
 }
 
 Deno.test("lines split across chunks are joined before they are classified", async () => {
@@ -131,6 +143,21 @@ Deno.test("a non-JSON line is forwarded with everything after it, as-is", async 
 Deno.test("without a format, bytes are forwarded untouched, invalid UTF-8 included", async () => {
   const forward = memorySink();
   const garbage = new Uint8Array([0xff, 0xfe, 0x00, 0x0a, 0xc3]);
-  await pumpStderr(ReadableStream.from([garbage, garbage]), { forward, quitOnMetadata: false });
+  await pumpStderr(bytesOf(garbage, garbage), { forward, quitOnMetadata: false });
   assertEquals(forward.bytes(), new Uint8Array([...garbage, ...garbage]));
+});
+
+Deno.test("chunks larger than the read buffer, and lines spanning reads, arrive whole", async () => {
+  // 200 KiB lines: each spans several 64 KiB reads into the reused buffer.
+  const long = (n: number) =>
+    JSON.stringify({ $message_type: "diagnostic", rendered: `${n}`.repeat(200 * 1024) + "\n" });
+  const forward = memorySink();
+  const raw = memorySink();
+  const input = long(1) + "\n" + long(2) + "\n";
+  await pumpStderr(streamOf(input), { forward, raw, format: "rendered", quitOnMetadata: false });
+  assertEquals(forward.text(), "1".repeat(200 * 1024) + "\n" + "2".repeat(200 * 1024) + "\n");
+  assertEquals(raw.text(), input);
+  const copied = memorySink();
+  await pumpStderr(streamOf(input), { forward: copied, quitOnMetadata: false });
+  assertEquals(copied.text(), input);
 });

@@ -11,7 +11,8 @@
  *    through a persistent worker;
  * 5. a persistent worker's cost per request against a one-shot process.
  *
- * `BENCH_QUICK=1` runs smaller sizes (for a smoke run).
+ * `BENCH_QUICK=1` runs smaller sizes (for a smoke run); `BENCH_RESULTS=FILE`
+ * writes the raw numbers there instead.
  *
  * @module
  */
@@ -22,7 +23,8 @@ import { listTree } from "../mod/walk.ts";
 import { WorkerClient } from "./worker_client.ts";
 
 const MAIN_TS = new URL("../main.ts", import.meta.url).pathname;
-const RESULTS = new URL("./results/latest.json", import.meta.url).pathname;
+const RESULTS = Deno.env.get("BENCH_RESULTS") ??
+  new URL("./results/latest.json", import.meta.url).pathname;
 const QUICK = Deno.env.get("BENCH_QUICK") === "1";
 const PATH = `${Deno.env.get("PATH")}:${Deno.env.get("HOME")}/.cargo/bin`;
 const results: Record<string, unknown> = {
@@ -380,7 +382,7 @@ try {
   const incr = await incrementalPayoff(payoffDir);
   await seedThroughput(incr);
   await jsonThroughput();
-  Deno.mkdirSync(new URL("./results", import.meta.url).pathname, { recursive: true });
+  Deno.mkdirSync(RESULTS.slice(0, RESULTS.lastIndexOf("/")) || "/", { recursive: true });
   Deno.writeTextFileSync(RESULTS, JSON.stringify(results, null, 2) + "\n");
   console.log(`\nraw numbers: ${RESULTS}`);
 } finally {

@@ -1,0 +1,41 @@
+/**
+ * `deno task bench` runs end to end (in its quick mode) and records every
+ * section it prints. Its numbers are not judged here: benchmarks are not
+ * timed tests.
+ */
+
+import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
+import { RUSTC, tempDir } from "./helpers.ts";
+
+const BENCH = new URL("../bench/main.ts", import.meta.url).pathname;
+
+Deno.test({
+  name: "the benchmark runs and records every section with its raw samples",
+  ignore: RUSTC === undefined,
+  async fn() {
+    await using dir = await tempDir();
+    const results = `${dir.path}/results.json`;
+    const run = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", BENCH],
+      env: { BENCH_QUICK: "1", BENCH_RESULTS: results },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const printed = new TextDecoder().decode(run.stdout);
+    assertEquals(run.code, 0, new TextDecoder().decode(run.stderr));
+    for (
+      const heading of ["1. Wrapper overhead", "2. Seeding", "3. Incremental payoff", "4. JSON"]
+    ) {
+      ok(printed.includes(heading), `missing "${heading}" in:\n${printed}`);
+    }
+    const recorded = JSON.parse(Deno.readTextFileSync(results));
+    ok(recorded.overhead.samples_ms["main.ts -- /bin/true"].length >= 10);
+    ok(recorded.worker.per_request_ms.length >= 100);
+    ok(recorded.payoff.seeded_ms.every((ms: number) => ms > 0));
+    assertEquals(
+      recorded.seeding.map((row: { files: number }) => row.files).slice(0, 2),
+      [1000, 10000],
+    );
+    ok(recorded.json.every((row: { peak_rss_kib: number }) => row.peak_rss_kib > 0));
+  },
+});

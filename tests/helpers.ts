@@ -260,15 +260,15 @@ export function assertWrapperError(fn: () => unknown, expected: string): void {
 }
 
 /**
- * A `--copy-seed` command line with threshold 0 and a report, for seeding tests.
+ * A `--copy-seed` command line with a threshold (0 unless given) and a report, for seeding tests.
  *
  * @example
  * ```ts
  * await runWrapper([...seedArgs("seed", "dest", "r.json"), "--exit-early", "true"]);
  * ```
  */
-export function seedArgs(seed: string, dest: string, report: string): string[] {
-  return ["--copy-seed", seed, dest, "--seed-min-mb", "0", "--seed-report", report];
+export function seedArgs(seed: string, dest: string, report: string, minMb = 0): string[] {
+  return ["--copy-seed", seed, dest, "--seed-min-mb", String(minMb), "--seed-report", report];
 }
 
 /**

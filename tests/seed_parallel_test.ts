@@ -65,17 +65,7 @@ Deno.test({
     await using dir = await tempDir("pw-many-", MANY_FILES_PARENT);
     const paths = makeLargeTree(`${dir.path}/seed`);
     const result = await runWrapper(
-      [
-        "--copy-seed",
-        "seed",
-        "dest",
-        "--seed-min-mb",
-        "1",
-        "--seed-report",
-        "r.json",
-        "--exit-early",
-        "true",
-      ],
+      [...seedArgs("seed", "dest", "r.json", 1), "--exit-early", "true"],
       { cwd: dir.path },
     );
     assertEquals(result.code, 0, result.stderr);
@@ -98,17 +88,7 @@ Deno.test("counting stops once the threshold is reached", async () => {
     Deno.writeFileSync(`${dir.path}/seed/f${i}`, new Uint8Array(4096));
   }
   const result = await runWrapper(
-    [
-      "--copy-seed",
-      "seed",
-      "dest",
-      "--seed-min-mb",
-      "1",
-      "--seed-report",
-      "r.json",
-      "--exit-early",
-      "true",
-    ],
+    [...seedArgs("seed", "dest", "r.json", 1), "--exit-early", "true"],
     { cwd: dir.path },
   );
   assertEquals(result.code, 0, result.stderr);

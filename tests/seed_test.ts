@@ -5,7 +5,14 @@
 
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
 import { isDirectory } from "../mod/walk.ts";
-import { fingerprintTree, listTree, runWrapper, tempDir, writeScript } from "./helpers.ts";
+import {
+  fingerprintTree,
+  listTree,
+  runWrapper,
+  seedArgs,
+  tempDir,
+  writeScript,
+} from "./helpers.ts";
 
 const MIB = 1024 * 1024;
 
@@ -27,17 +34,9 @@ Deno.test("--copy-seed hardlinks every file, skips symlinks and leaves the seed 
   makeTree(`${dir.path}/seed`);
   Deno.chmodSync(`${dir.path}/seed/top.txt`, 0o444);
   const before = await fingerprintTree(`${dir.path}/seed`);
-  const result = await runWrapper([
-    "--copy-seed",
-    "seed",
-    "dest",
-    "--seed-min-mb",
-    "0",
-    "--seed-report",
-    "report.json",
-    "--",
-    "/bin/true",
-  ], { cwd: dir.path });
+  const result = await runWrapper([...seedArgs("seed", "dest", "report.json"), "--", "/bin/true"], {
+    cwd: dir.path,
+  });
   assertEquals(result.code, 0, result.stderr);
   assertEquals(listTree(`${dir.path}/dest`), [
     "a",
@@ -86,17 +85,7 @@ Deno.test("the threshold: just below skips, exactly at and above seed", async ()
     Deno.mkdirSync(`${dir.path}/${name}`);
     Deno.writeFileSync(`${dir.path}/${name}/blob`, new Uint8Array(size));
     const result = await runWrapper(
-      [
-        "--copy-seed",
-        name,
-        `${name}.dest`,
-        "--seed-min-mb",
-        "1",
-        "--seed-report",
-        `${name}.json`,
-        "--exit-early",
-        "true",
-      ],
+      [...seedArgs(name, `${name}.dest`, `${name}.json`, 1), "--exit-early", "true"],
       { cwd: dir.path, env: { RULES_RUST_PROCESS_WRAPPER_DEBUG: "1" } },
     );
     assertEquals(result.code, 0, result.stderr);
@@ -155,17 +144,7 @@ Deno.test({
     await using seedDir = await tempDir("pw-seed-", "/dev/shm");
     makeTree(seedDir.path);
     const result = await runWrapper(
-      [
-        "--copy-seed",
-        seedDir.path,
-        "dest",
-        "--seed-min-mb",
-        "0",
-        "--seed-report",
-        "r.json",
-        "--exit-early",
-        "true",
-      ],
+      [...seedArgs(seedDir.path, "dest", "r.json"), "--exit-early", "true"],
       { cwd: dir.path },
     );
     assertEquals(result.code, 0, result.stderr);
@@ -188,7 +167,7 @@ Deno.test("a DEST file in the way: reported, not clobbered, partial seed removed
   Deno.writeTextFileSync(`${dir.path}/dest/a/b/deep.bin`, "mine");
   const child = writeScript(dir.path, "child.sh", "ls -A dest > seen.txt");
   const result = await runWrapper(
-    ["--copy-seed", "seed", "dest", "--seed-min-mb", "0", "--seed-report", "r.json", "--", child],
+    [...seedArgs("seed", "dest", "r.json"), "--", child],
     { cwd: dir.path },
   );
   assertEquals(result.code, 0);

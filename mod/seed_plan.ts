@@ -105,7 +105,7 @@ export function isWritableBy(file: FileOwnership, user: SeedUser): boolean {
  * @example
  * ```ts
  * import { planSeed } from "./seed_plan.ts";
- * planSeed({ directories: ["a"], files: ["a/x"], skipped: 0 }).files; // [{ path: "a/x", method: "link", index: 0 }]
+ * planSeed({ directories: ["a"], files: ["a/x"] }).files; // [{ path: "a/x", method: "link", index: 0 }]
  * ```
  */
 export function planSeed(listing: TreeListing): SeedPlan {

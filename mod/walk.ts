@@ -29,10 +29,8 @@ export function isDirectory(path: string): boolean {
 export interface TreeListing {
   /** Directories below the root, relative, each after its parent. */
   readonly directories: readonly string[];
-  /** Regular files (by their directory entry), relative. */
+  /** Regular files (by their directory entry), relative; symlinks and other entries are passed over. */
   readonly files: readonly string[];
-  /** Symbolic links (and other non-regular entries) passed over. */
-  readonly skipped: number;
 }
 
 /**
@@ -51,7 +49,6 @@ export interface TreeListing {
 export function listTree(root: string): TreeListing {
   const directories: string[] = [];
   const files: string[] = [];
-  let skipped = 0;
   const pending: string[] = [""];
   while (pending.length > 0) {
     const relative = pending.pop()!;
@@ -63,10 +60,8 @@ export function listTree(root: string): TreeListing {
         pending.push(child);
       } else if (entry.isFile) {
         files.push(child);
-      } else {
-        skipped++;
       }
     }
   }
-  return { directories, files, skipped };
+  return { directories, files };
 }

@@ -6,7 +6,6 @@ import type { TreeListing } from "../mod/walk.ts";
 const listingOf = (directories: string[], files: string[]): TreeListing => ({
   directories,
   files,
-  skipped: 0,
 });
 
 const OLD = "s-hoh26h9y7v-08psrm5-4qdxcmiycgwseyxwbnyf403ui";

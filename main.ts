@@ -13,15 +13,25 @@
  * @module
  */
 
-import { WrapperError } from "./mod/errors.ts";
-import { runChild } from "./mod/exec.ts";
-import { expandFlagfile, helpText, parseCommandLine } from "./mod/flags.ts";
-import { copyOutput, touchFile, writePlannedFiles } from "./mod/markers.ts";
-import { type Options, resolveOptions } from "./mod/options.ts";
-import { planChild } from "./mod/plan.ts";
-import { systemHost } from "./mod/host.ts";
-import { PROCESS_IO, type RunIO } from "./mod/run_io.ts";
-import { writeUnusedInputs } from "./mod/unused_inputs.ts";
+import { WrapperError, wrapperErrorLine } from "./mod/errors.ts";
+import {
+  expandFlagfile,
+  helpText,
+  type Options,
+  parseCommandLine,
+  planChild,
+  resolveOptions,
+  systemHost,
+} from "./mod/args/mod.ts";
+import {
+  copyOutput,
+  PROCESS_IO,
+  runChild,
+  type RunIO,
+  touchFile,
+  writePlannedFiles,
+  writeUnusedInputs,
+} from "./mod/exec/mod.ts";
 
 /** Bazel's flag for starting a persistent worker. */
 const PERSISTENT_WORKER = "--persistent_worker";
@@ -32,7 +42,8 @@ const PERSISTENT_WORKER = "--persistent_worker";
  * @example
  * ```ts
  * import { main } from "./main.ts";
- * const code = await main(["--", "/bin/true"]); // 0
+ * import assert from "node:assert/strict";
+ * assert.equal(await main(["--", "/bin/true"]), 0);
  * ```
  */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -40,7 +51,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const childStart = argv.indexOf("--");
   const workerFlag = argv.indexOf(PERSISTENT_WORKER);
   if (workerFlag >= 0 && (childStart < 0 || workerFlag < childStart)) {
-    const { serveWorker } = await import("./mod/worker.ts");
+    const { serveWorker } = await import("./mod/worker/mod.ts");
     return await serveWorker(argv.toSpliced(workerFlag, 1), runOnce);
   }
   return await runOnce(argv, PROCESS_IO);
@@ -52,8 +63,9 @@ export async function main(argv: readonly string[]): Promise<number> {
  * @example
  * ```ts
  * import { runOnce } from "./main.ts";
- * import { PROCESS_IO } from "./mod/run_io.ts";
- * const code = await runOnce(["--", "/bin/true"], PROCESS_IO); // 0
+ * import { PROCESS_IO } from "./mod/exec/mod.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(await runOnce(["--", "/bin/false"], PROCESS_IO), 1);
  * ```
  */
 export async function runOnce(argv: readonly string[], io: RunIO): Promise<number> {
@@ -69,7 +81,7 @@ export async function runOnce(argv: readonly string[], io: RunIO): Promise<numbe
     if (plan === undefined) return 0;
 
     writePlannedFiles(plan.paramFiles);
-    const { code } = await runChild(plan, options, io);
+    const { code } = await runChild(plan, io);
     if (code === 0) {
       if (options.touchFile !== undefined) touchFile(options.touchFile);
       if (options.copyOutput !== undefined) copyOutput(options.copyOutput);
@@ -78,14 +90,14 @@ export async function runOnce(argv: readonly string[], io: RunIO): Promise<numbe
     return code;
   } catch (error) {
     if (!(error instanceof WrapperError)) throw error;
-    io.warn(`process wrapper error: ${error.message}`);
+    io.warn(wrapperErrorLine(error));
     return 1;
   }
 }
 
 /** Seeding is loaded only by the command lines that seed. */
 async function seed(options: Options, io: RunIO): Promise<void> {
-  const { seedForOptions } = await import("./mod/seed_step.ts");
+  const { seedForOptions } = await import("./mod/seed/mod.ts");
   await seedForOptions(options, io.warn);
 }
 

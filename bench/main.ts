@@ -17,9 +17,9 @@
  * @module
  */
 
-import { editOneFunction, writeCrate } from "./gen_crate.ts";
-import { compileActionArgs, seedActionArgs } from "./pr3925_args.ts";
-import { listTree } from "../mod/walk.ts";
+import { editOneFunction, writeCrate } from "../fixtures/gen_crate.ts";
+import { compileActionArgs, seedActionArgs } from "../fixtures/pr3925_args.ts";
+import { listTree } from "../mod/seed/mod.ts";
 import { WorkerClient } from "./worker_client.ts";
 
 const MAIN_TS = new URL("../main.ts", import.meta.url).pathname;

@@ -13,9 +13,9 @@
  * @module
  */
 
-import { editOneFunction, writeCrate } from "../bench/gen_crate.ts";
-import { sessionReuse } from "../bench/rustc_reuse.ts";
-import { compileActionArgs, seedActionArgs } from "../bench/pr3925_args.ts";
+import { editOneFunction, writeCrate } from "../fixtures/gen_crate.ts";
+import { sessionReuse } from "../fixtures/rustc_reuse.ts";
+import { compileActionArgs, seedActionArgs } from "../fixtures/pr3925_args.ts";
 
 const MAIN_TS = new URL("../main.ts", import.meta.url).pathname;
 const SHAPE = { modules: 12, functionsPerModule: 120 };

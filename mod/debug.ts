@@ -5,6 +5,8 @@
  * @module
  */
 
+import { wrapperMessage } from "./errors.ts";
+
 /** The variable that turns debug lines on. */
 export const DEBUG_VARIABLE = "RULES_RUST_PROCESS_WRAPPER_DEBUG";
 
@@ -21,5 +23,5 @@ let enabled: boolean | undefined;
  */
 export function debug(message: string): void {
   enabled ??= Deno.env.get(DEBUG_VARIABLE) !== undefined;
-  if (enabled) console.error(`process wrapper: ${message}`);
+  if (enabled) console.error(wrapperMessage(message));
 }

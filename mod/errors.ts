@@ -1,3 +1,34 @@
+/** What every line the wrapper prints of its own begins with. */
+export const MESSAGE_PREFIX = "process wrapper";
+
+/**
+ * One line of the wrapper's own: `process wrapper: <text>`.
+ *
+ * @example
+ * ```ts
+ * import { wrapperMessage } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(wrapperMessage("seed x is not a directory"), "process wrapper: seed x is not a directory");
+ * ```
+ */
+export function wrapperMessage(text: string): string {
+  return `${MESSAGE_PREFIX}: ${text}`;
+}
+
+/**
+ * The line a {@linkcode WrapperError} ends a run with.
+ *
+ * @example
+ * ```ts
+ * import { WrapperError, wrapperErrorLine } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(wrapperErrorLine(new WrapperError("bad")), "process wrapper error: bad");
+ * ```
+ */
+export function wrapperErrorLine(error: WrapperError): string {
+  return `${MESSAGE_PREFIX} error: ${error.message}`;
+}
+
 /**
  * The one error type the wrapper reports to its user.
  *
@@ -8,7 +39,9 @@
  * @example
  * ```ts
  * import { WrapperError } from "./errors.ts";
- * throw new WrapperError('flag "--subst" missing parameter(s)');
+ * import assert from "node:assert/strict";
+ * const error = new WrapperError('flag "--subst" missing parameter(s)');
+ * assert.equal(error.name, "WrapperError");
  * ```
  */
 export class WrapperError extends Error {
@@ -27,7 +60,8 @@ export class WrapperError extends Error {
  * @example
  * ```ts
  * import { describeError } from "./errors.ts";
- * describeError(new Deno.errors.NotFound("gone")); // "NotFound: gone"
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(describeError(new Deno.errors.NotFound("gone")), "NotFound: gone");
  * ```
  */
 export function describeError(error: unknown): string {

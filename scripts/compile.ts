@@ -18,7 +18,7 @@ export const RUNTIME_PERMISSIONS = [
 ];
 
 /** Modules loaded only as workers, which `deno compile` leaves out unless told. */
-export const WORKER_MODULES = ["../mod/seed_worker.ts"];
+export const WORKER_MODULES = ["../mod/seed/thread_entry.ts"];
 
 /** Where the executable is written. */
 export const OUTPUT = "dist/process_wrapper";

@@ -6,10 +6,10 @@
  * that Bazel's read-only output tree bites as it does for a real user.
  */
 
-import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
+import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { editOneFunction, writeCrate } from "../bench/gen_crate.ts";
-import { sessionReuse } from "../bench/rustc_reuse.ts";
+import { editOneFunction, writeCrate } from "../fixtures/gen_crate.ts";
+import { sessionReuse } from "../fixtures/rustc_reuse.ts";
 import { run, RUSTC, tempDir, which } from "./helpers.ts";
 import { canRunUnprivileged, NOBODY, prepareUnprivileged } from "./unprivileged.ts";
 
@@ -122,12 +122,12 @@ Deno.test({
         ...flags,
       ]).output();
       const stderr = new TextDecoder().decode(output.stderr);
-      assertEquals(output.code, 0, stderr);
+      assert.deepEqual(output.code, 0, stderr);
       return parseExecutionLog(Deno.readTextFileSync(log));
     };
     const app = async () => {
       const result = await run(`${ws}/bazel-bin/app/app`, []);
-      assertEquals(result.code, 0, result.stderr);
+      assert.deepEqual(result.code, 0, result.stderr);
       return result.stdout;
     };
     const shapesIncr = `${ws}/bazel-bin/shapes/shapes.incr`;
@@ -138,17 +138,17 @@ Deno.test({
       let coldOutput = "";
       await t.step("1. a cold incremental build succeeds and the binary prints", async () => {
         const spawns = await build(...INCREMENTAL);
-        assertEquals(count(spawns, "Rustc"), 3);
-        assertEquals(count(spawns, "RustcMetadata"), 2);
+        assert.deepEqual(count(spawns, "Rustc"), 3);
+        assert.deepEqual(count(spawns, "RustcMetadata"), 2);
         coldOutput = await app();
-        ok(
+        assert.ok(
           /^hello bazel: total \d+ \(arg file\)\nshapes again: \d+\nbuilt by .+\n$/.test(
             coldOutput,
           ),
           coldOutput,
         );
-        ok(coldOutput.endsWith(`built by ${user}\n`), coldOutput);
-        assertEquals(sessionReuse(shapesIncr).sessions, 1);
+        assert.ok(coldOutput.endsWith(`built by ${user}\n`), coldOutput);
+        assert.deepEqual(sessionReuse(shapesIncr).sessions, 1);
       });
 
       await t.step(
@@ -156,24 +156,24 @@ Deno.test({
         async () => {
           edit();
           const spawns = await build(...INCREMENTAL);
-          assertEquals(count(spawns, "RustcIncrSeed"), 3);
-          assertEquals(count(spawns, "Rustc"), 3);
+          assert.deepEqual(count(spawns, "RustcIncrSeed"), 3);
+          assert.deepEqual(count(spawns, "Rustc"), 3);
           for (const spawn of spawns.filter((s) => s.mnemonic === "Rustc")) {
-            assertEquals(spawn.runner, "local", "the incremental compile runs unsandboxed");
+            assert.deepEqual(spawn.runner, "local", "the incremental compile runs unsandboxed");
           }
           const reuse = sessionReuse(shapesIncr);
           console.log(
             `   shapes after an edit: ${reuse.reused} of ${reuse.objects} objects reused`,
           );
-          ok(reuse.reused > reuse.objects / 2, JSON.stringify(reuse));
-          ok((await app()) !== coldOutput, "the edit changed the program");
+          assert.ok(reuse.reused > reuse.objects / 2, JSON.stringify(reuse));
+          assert.ok((await app()) !== coldOutput, "the edit changed the program");
         },
       );
 
       await t.step(
         "3. a rebuild with no change runs no action (the seed is an unused input)",
         async () => {
-          assertEquals(await build(...INCREMENTAL), []);
+          assert.deepEqual(await build(...INCREMENTAL), []);
         },
       );
 
@@ -182,14 +182,14 @@ Deno.test({
         async () => {
           edit();
           const spawns = await build("--//settings:incremental=true"); // default 20 MiB
-          assertEquals(count(spawns, "RustcIncrSeed"), 3);
+          assert.deepEqual(count(spawns, "RustcIncrSeed"), 3);
           const seeded =
             (await run("find", [`${ws}/bazel-bin/shapes/shapes.incr_seed`, "-type", "f"]))
               .stdout;
-          assertEquals(seeded, "");
+          assert.deepEqual(seeded, "");
           const reuse = sessionReuse(shapesIncr);
-          assertEquals([reuse.sessions, reuse.reused], [1, 0]);
-          ok(reuse.objects > 0);
+          assert.deepEqual([reuse.sessions, reuse.reused], [1, 0]);
+          assert.ok(reuse.objects > 0);
         },
       );
 
@@ -200,12 +200,12 @@ Deno.test({
           const child = command(["build", "//...", "--curses=no", ...INCREMENTAL]).spawn();
           // Its command line is `process_wrapper @<seed tree>-0.params`.
           const seen = await waitForProcess(".incr_seed", child.status);
-          ok(seen, "a seed action was running");
+          assert.ok(seen, "a seed action was running");
           child.kill("SIGINT");
           const interrupted = await child.output();
-          ok(interrupted.code !== 0, "the build was interrupted");
+          assert.ok(interrupted.code !== 0, "the build was interrupted");
           await build(...INCREMENTAL);
-          ok(/^hello bazel: total \d+/.test(await app()));
+          assert.ok(/^hello bazel: total \d+/.test(await app()));
         },
       );
 
@@ -216,10 +216,10 @@ Deno.test({
           edit();
           const spawns = await build(...INCREMENTAL, "--//settings:incremental_sandboxed=true");
           const runners = spawns.filter((s) => s.mnemonic === "Rustc").map((s) => s.runner);
-          ok(runners.every((runner) => runner.includes("sandbox")), runners.join());
+          assert.ok(runners.every((runner) => runner.includes("sandbox")), runners.join());
           const reuse = sessionReuse(shapesIncr);
           console.log(`   sandboxed: ${reuse.reused} of ${reuse.objects} objects reused`);
-          assertEquals(reuse.reused, 0);
+          assert.deepEqual(reuse.reused, 0);
           sandboxedOutput = await app();
         },
       );
@@ -228,13 +228,16 @@ Deno.test({
         "7. incremental=false: same program, no incremental trees, no seeds",
         async () => {
           const spawns = await build("--//settings:incremental=false");
-          assertEquals(count(spawns, "RustcIncrSeed"), 0);
-          assertEquals(count(spawns, "Rustc"), 3);
+          assert.deepEqual(count(spawns, "RustcIncrSeed"), 0);
+          assert.deepEqual(count(spawns, "Rustc"), 3);
           for (const spawn of spawns) {
-            ok(!spawn.commandArgs.some((arg) => arg.startsWith("-Cincremental")), spawn.mnemonic);
-            ok(!(spawn.listedOutputs ?? []).some((path) => /\.(meta_)?incr/.test(path)));
+            assert.ok(
+              !spawn.commandArgs.some((arg) => arg.startsWith("-Cincremental")),
+              spawn.mnemonic,
+            );
+            assert.ok(!(spawn.listedOutputs ?? []).some((path) => /\.(meta_)?incr/.test(path)));
           }
-          assertEquals(await app(), sandboxedOutput);
+          assert.deepEqual(await app(), sandboxedOutput);
         },
       );
 
@@ -256,18 +259,21 @@ Deno.test({
           const spawns = await build(...workers);
           for (const mnemonic of ["Rustc", "RustcIncrSeed"]) {
             const runners = spawns.filter((s) => s.mnemonic === mnemonic).map((s) => s.runner);
-            assertEquals(runners.length, 3, mnemonic);
-            ok(runners.every((runner) => runner.includes("worker")), runners.join());
+            assert.deepEqual(runners.length, 3, mnemonic);
+            assert.ok(runners.every((runner) => runner.includes("worker")), runners.join());
           }
           const reuse = sessionReuse(shapesIncr);
           console.log(`   workers: ${reuse.reused} of ${reuse.objects} objects reused`);
-          ok(reuse.reused > reuse.objects / 2, JSON.stringify(reuse));
+          assert.ok(reuse.reused > reuse.objects / 2, JSON.stringify(reuse));
           const fromWorkers = await app();
           const served = await requestsPerWorker(`${home}/bazel-root`);
           console.log(`   requests served per worker process: ${JSON.stringify(served)}`);
-          ok(Object.values(served).some((requests) => requests >= 3), JSON.stringify(served));
+          assert.ok(
+            Object.values(served).some((requests) => requests >= 3),
+            JSON.stringify(served),
+          );
           await build("--//settings:incremental=false"); // one-shot, same sources
-          assertEquals(await app(), fromWorkers);
+          assert.deepEqual(await app(), fromWorkers);
         },
       );
     } finally {

@@ -4,7 +4,7 @@
  * timed tests.
  */
 
-import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
+import assert from "node:assert/strict";
 import { RUSTC, tempDir } from "./helpers.ts";
 
 const BENCH = new URL("../bench/main.ts", import.meta.url).pathname;
@@ -22,20 +22,20 @@ Deno.test({
       stderr: "piped",
     }).output();
     const printed = new TextDecoder().decode(run.stdout);
-    assertEquals(run.code, 0, new TextDecoder().decode(run.stderr));
+    assert.deepEqual(run.code, 0, new TextDecoder().decode(run.stderr));
     for (
       const heading of ["1. Wrapper overhead", "2. Seeding", "3. Incremental payoff", "4. JSON"]
     ) {
-      ok(printed.includes(heading), `missing "${heading}" in:\n${printed}`);
+      assert.ok(printed.includes(heading), `missing "${heading}" in:\n${printed}`);
     }
     const recorded = JSON.parse(Deno.readTextFileSync(results));
-    ok(recorded.overhead.samples_ms["main.ts -- /bin/true"].length >= 10);
-    ok(recorded.worker.per_request_ms.length >= 100);
-    ok(recorded.payoff.seeded_ms.every((ms: number) => ms > 0));
-    assertEquals(
+    assert.ok(recorded.overhead.samples_ms["main.ts -- /bin/true"].length >= 10);
+    assert.ok(recorded.worker.per_request_ms.length >= 100);
+    assert.ok(recorded.payoff.seeded_ms.every((ms: number) => ms > 0));
+    assert.deepEqual(
       recorded.seeding.map((row: { files: number }) => row.files).slice(0, 2),
       [1000, 10000],
     );
-    ok(recorded.json.every((row: { peak_rss_kib: number }) => row.peak_rss_kib > 0));
+    assert.ok(recorded.json.every((row: { peak_rss_kib: number }) => row.peak_rss_kib > 0));
   },
 });

@@ -3,7 +3,7 @@
  * subprocess, against small child programs that report what they got.
  */
 
-import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
+import assert from "node:assert/strict";
 import { existsAt, isAlive, runWrapper, tempDir, wrapperCommand, writeScript } from "./helpers.ts";
 
 const PRINT_ARGS = 'for a in "$@"; do printf "%s\\n" "$a"; done';
@@ -22,8 +22,8 @@ Deno.test("the child gets substituted args, arg-file lines and expanded param fi
     ["--subst", "pwd=${pwd}", "--arg-file", "extra.args", "--", child, "--x=${pwd}", "@p.params"],
     { cwd: dir.path },
   );
-  assertEquals(result.code, 0, result.stderr);
-  assertEquals(result.stdout.split("\n"), [
+  assert.deepEqual(result.code, 0, result.stderr);
+  assert.deepEqual(result.stdout.split("\n"), [
     `--x=${dir.path}`,
     "@p.params.expanded",
     `--from-file=${dir.path}`,
@@ -31,7 +31,7 @@ Deno.test("the child gets substituted args, arg-file lines and expanded param fi
     "--nested",
     "",
   ]);
-  assertEquals(
+  assert.deepEqual(
     Deno.readTextFileSync(`${dir.path}/p.params.expanded`),
     `--in-param=${dir.path}\n--nested\n`,
   );
@@ -64,16 +64,16 @@ Deno.test("the child env is own env, env files, OUT_DIR, stamping and substituti
     "--",
     child,
   ], { cwd: dir.path, env: { OWN: "${pwd}", OUT_DIR: "inherited" } });
-  assertEquals(result.code, 0, result.stderr);
-  assertEquals(result.stdout, `${dir.path}|${dir.path}/f|${dir.path}/gen|alice 7|one\ntwo\n`);
+  assert.deepEqual(result.code, 0, result.stderr);
+  assert.deepEqual(result.stdout, `${dir.path}|${dir.path}/f|${dir.path}/gen|alice 7|one\ntwo\n`);
 });
 
 Deno.test("exit codes: the child's; 1 when a signal killed it", async () => {
   await using dir = await tempDir();
   const exit3 = writeScript(dir.path, "exit3.sh", "exit 3");
   const killed = writeScript(dir.path, "killed.sh", "kill -9 $$");
-  assertEquals((await runWrapper(["--", exit3])).code, 3);
-  assertEquals((await runWrapper(["--", killed])).code, 1);
+  assert.deepEqual((await runWrapper(["--", exit3])).code, 3);
+  assert.deepEqual((await runWrapper(["--", killed])).code, 1);
 });
 
 Deno.test("stdout, stderr and output files; marker files only after success", async () => {
@@ -97,20 +97,20 @@ Deno.test("stdout, stderr and output files; marker files only after success", as
     "some/seed",
   ];
   const failed = await runWrapper([...flags, "--", fail], { cwd: dir.path });
-  assertEquals(failed.code, 2);
-  assertEquals(Deno.readTextFileSync(`${dir.path}/stdout.txt`), "out\n");
-  assertEquals(Deno.readTextFileSync(`${dir.path}/stderr.txt`), "err\n");
+  assert.deepEqual(failed.code, 2);
+  assert.deepEqual(Deno.readTextFileSync(`${dir.path}/stdout.txt`), "out\n");
+  assert.deepEqual(Deno.readTextFileSync(`${dir.path}/stderr.txt`), "err\n");
   for (const marker of ["touched", "dst.txt", "unused.txt"]) {
-    assertEquals(existsAt(`${dir.path}/${marker}`), false, marker);
+    assert.deepEqual(existsAt(`${dir.path}/${marker}`), false, marker);
   }
 
   const succeeded = await runWrapper([...flags, "--", ok], { cwd: dir.path });
-  assertEquals(succeeded.code, 0, succeeded.stderr);
-  assertEquals(succeeded.stdout + succeeded.stderr, "");
-  assertEquals(Deno.readTextFileSync(`${dir.path}/output.txt`), "err\n");
-  assertEquals(Deno.readFileSync(`${dir.path}/touched`).length, 0);
-  assertEquals(Deno.readTextFileSync(`${dir.path}/dst.txt`), "copied\n");
-  assertEquals(Deno.readTextFileSync(`${dir.path}/unused.txt`), "some/seed\n");
+  assert.deepEqual(succeeded.code, 0, succeeded.stderr);
+  assert.deepEqual(succeeded.stdout + succeeded.stderr, "");
+  assert.deepEqual(Deno.readTextFileSync(`${dir.path}/output.txt`), "err\n");
+  assert.deepEqual(Deno.readFileSync(`${dir.path}/touched`).length, 0);
+  assert.deepEqual(Deno.readTextFileSync(`${dir.path}/dst.txt`), "copied\n");
+  assert.deepEqual(Deno.readTextFileSync(`${dir.path}/unused.txt`), "some/seed\n");
 });
 
 Deno.test("--rustc-output-format filters JSON stderr; --output-file keeps it raw", async () => {
@@ -132,17 +132,17 @@ Deno.test("--rustc-output-format filters JSON stderr; --output-file keeps it raw
   ], {
     cwd: dir.path,
   });
-  assertEquals(rendered.code, 0);
-  assertEquals(
+  assert.deepEqual(rendered.code, 0);
+  assert.deepEqual(
     rendered.stderr,
     "warning: one\n'+x' is not a recognized feature for this target (ignoring feature)\n",
   );
-  assertEquals(Deno.readTextFileSync(`${dir.path}/raw.txt`), lines.join("\n") + "\n");
+  assert.deepEqual(Deno.readTextFileSync(`${dir.path}/raw.txt`), lines.join("\n") + "\n");
   const json = await runWrapper(["--rustc-output-format", "json", "--", child]);
   const printed = json.stderr.trimEnd().split("\n").map((line) => JSON.parse(line));
-  assertEquals(printed.length, 2);
-  assertEquals(printed[0].rendered, "warning: one\n");
-  assertEquals(printed[1].level, "warning");
+  assert.deepEqual(printed.length, 2);
+  assert.deepEqual(printed[0].rendered, "warning: one\n");
+  assert.deepEqual(printed[1].level, "warning");
 });
 
 Deno.test("a non-JSON line under --rustc-output-format is forwarded with the rest, and fails the run", async () => {
@@ -153,9 +153,9 @@ Deno.test("a non-JSON line under --rustc-output-format is forwarded with the res
     `printf '%s\\n' '{"rendered":"w\\n"}' 'not json' tail >&2`,
   );
   const result = await runWrapper(["--rustc-output-format", "rendered", "--", child]);
-  assertEquals(result.code, 1);
-  ok(result.stderr.startsWith("w\nnot json\ntail\n"), result.stderr);
-  ok(result.stderr.includes("error parsing rustc output as json"), result.stderr);
+  assert.deepEqual(result.code, 1);
+  assert.ok(result.stderr.startsWith("w\nnot json\ntail\n"), result.stderr);
+  assert.ok(result.stderr.includes("error parsing rustc output as json"), result.stderr);
 });
 
 Deno.test("quit-on-rmeta kills the child after the metadata notification and succeeds", async () => {
@@ -179,9 +179,9 @@ Deno.test("quit-on-rmeta kills the child after the metadata notification and suc
     ],
     { cwd: dir.path },
   );
-  assertEquals(result.code, 0, result.stderr);
-  ok(performance.now() - started < 20_000, "the child was not killed");
-  ok(existsAt(`${dir.path}/t`));
+  assert.deepEqual(result.code, 0, result.stderr);
+  assert.ok(performance.now() - started < 20_000, "the child was not killed");
+  assert.ok(existsAt(`${dir.path}/t`));
 });
 
 Deno.test("RULES_RUST_PROCESS_WRAPPER_DEBUG prints debug lines on stderr", async () => {
@@ -189,15 +189,15 @@ Deno.test("RULES_RUST_PROCESS_WRAPPER_DEBUG prints debug lines on stderr", async
   const loud = await runWrapper(["--", "/bin/true"], {
     env: { RULES_RUST_PROCESS_WRAPPER_DEBUG: "1" },
   });
-  assertEquals(quiet.stderr, "");
-  ok(loud.stderr.includes('child argv: ["/bin/true"]'), loud.stderr);
+  assert.deepEqual(quiet.stderr, "");
+  assert.ok(loud.stderr.includes('child argv: ["/bin/true"]'), loud.stderr);
 });
 
 Deno.test("--help prints every flag on stderr and exits 0", async () => {
   const result = await runWrapper(["--help"]);
-  assertEquals(result.code, 0);
-  ok(result.stderr.includes("--rustc-quit-on-rmeta"));
-  ok(result.stderr.includes("--seed-prev-dir"));
+  assert.deepEqual(result.code, 0);
+  assert.ok(result.stderr.includes("--rustc-quit-on-rmeta"));
+  assert.ok(result.stderr.includes("--seed-prev-dir"));
 });
 
 Deno.test("bad input: one clear line naming the flag or file, non-zero, no files written", async () => {
@@ -229,15 +229,18 @@ Deno.test("bad input: one clear line naming the flag or file, non-zero, no files
   ];
   for (const [args, expected] of cases) {
     const result = await runWrapper(args, { cwd: dir.path });
-    assertEquals(result.code, 1, args.join(" "));
+    assert.deepEqual(result.code, 1, args.join(" "));
     const lines = result.stderr.trimEnd().split("\n");
-    assertEquals(lines.length, 1, result.stderr);
-    ok(
+    assert.deepEqual(lines.length, 1, result.stderr);
+    assert.ok(
       lines[0].startsWith("process wrapper error: ") && lines[0].includes(expected),
       `${args.join(" ")}: ${lines[0]}`,
     );
   }
-  assertEquals([...Deno.readDirSync(dir.path)].map((e) => e.name).sort(), ["bad.env", "p.params"]);
+  assert.deepEqual([...Deno.readDirSync(dir.path)].map((e) => e.name).sort(), [
+    "bad.env",
+    "p.params",
+  ]);
 });
 
 Deno.test("SIGTERM to the wrapper stops its child and exits non-zero", async () => {
@@ -256,8 +259,8 @@ Deno.test("SIGTERM to the wrapper stops its child and exits non-zero", async () 
   const status = await process.status;
   await process.stdout.cancel();
   await process.stderr.cancel();
-  ok(status.code !== 0, `exit code ${status.code}`);
-  assertEquals(isAlive(childPid), false);
+  assert.ok(status.code !== 0, `exit code ${status.code}`);
+  assert.deepEqual(isAlive(childPid), false);
 });
 
 Deno.test("quit-on-rmeta when the child has already exited after the notification: still 0", async () => {
@@ -274,5 +277,5 @@ Deno.test("quit-on-rmeta when the child has already exited after the notificatio
       () => runWrapper(["--rustc-quit-on-rmeta", "true", "--", child], { cwd: dir.path }),
     ),
   );
-  for (const result of results) assertEquals([result.code, result.stderr], [0, ""]);
+  for (const result of results) assert.deepEqual([result.code, result.stderr], [0, ""]);
 });

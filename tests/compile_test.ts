@@ -1,6 +1,6 @@
 /** `deno task compile`: a missing runtime is one clear line, not a stack trace. */
 
-import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
+import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { run } from "./helpers.ts";
 
@@ -10,8 +10,8 @@ Deno.test("compile with an unusable DENORT_BIN fails with one line naming DENORT
   const result = await run(Deno.execPath(), ["run", "--quiet", "-A", COMPILE_TS], {
     env: { DENORT_BIN: "/nonexistent/denort" },
   });
-  ok(result.code !== 0);
+  assert.ok(result.code !== 0);
   const lines = result.stderr.trimEnd().split("\n");
-  assertEquals(lines.length, 1, result.stderr);
-  ok(lines[0].includes("DENORT_BIN=/nonexistent/denort"), lines[0]);
+  assert.deepEqual(lines.length, 1, result.stderr);
+  assert.ok(lines[0].includes("DENORT_BIN=/nonexistent/denort"), lines[0]);
 });

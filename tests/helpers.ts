@@ -190,10 +190,10 @@ export async function run(
  *
  * @example
  * ```ts
- * listTree("/tmp/x"); // ["a", "a/b.txt"]
+ * sortedPaths("/tmp/x"); // ["a", "a/b.txt"]
  * ```
  */
-export function listTree(root: string): string[] {
+export function sortedPaths(root: string): string[] {
   const out: string[] = [];
   const visit = (relative: string) => {
     for (const entry of Deno.readDirSync(relative === "" ? root : `${root}/${relative}`)) {
@@ -217,7 +217,7 @@ export function listTree(root: string): string[] {
  */
 export async function fingerprintTree(root: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
-  for (const path of listTree(root)) {
+  for (const path of sortedPaths(root)) {
     const info = Deno.lstatSync(`${root}/${path}`);
     const kind = info.isFile ? "file" : info.isDirectory ? "dir" : "link";
     let digest = "";

@@ -4,16 +4,16 @@
  * never changed, and nothing hangs.
  */
 
-import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
+import assert from "node:assert/strict";
 import {
   existsAt,
   fingerprintTree,
   isAlive,
-  listTree,
   MANY_FILES_PARENT,
   run,
   runWrapper,
   seedArgs,
+  sortedPaths,
   tempDir,
   wrapperCommand,
   writeScript,
@@ -42,12 +42,12 @@ Deno.test("16 wrappers seed from one PREV at once: all complete, PREV byte-ident
     ),
   );
   for (const [i, result] of results.entries()) {
-    assertEquals([result.code, result.stderr], [0, ""], `wrapper ${i}`);
+    assert.deepEqual([result.code, result.stderr], [0, ""], `wrapper ${i}`);
     const report = JSON.parse(Deno.readTextFileSync(`${dir.path}/r${i}.json`));
-    assertEquals([report.mode, report.files], ["hardlink", 5000], `wrapper ${i}`);
+    assert.deepEqual([report.mode, report.files], ["hardlink", 5000], `wrapper ${i}`);
   }
-  assertEquals(await fingerprintTree(`${dir.path}/prev`), before);
-  assertEquals(Deno.statSync(`${dir.path}/prev/d0/f0`).nlink, 17);
+  assert.deepEqual(await fingerprintTree(`${dir.path}/prev`), before);
+  assert.deepEqual(Deno.statSync(`${dir.path}/prev/d0/f0`).nlink, 17);
 });
 
 for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
@@ -63,9 +63,9 @@ for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
     const status = await wrapper.status;
     await wrapper.stdout.cancel();
     await wrapper.stderr.cancel();
-    assertEquals(status.code, code);
+    assert.deepEqual(status.code, code);
     for (let i = 0; i < 50 && isAlive(childPid); i++) await new Promise((r) => setTimeout(r, 10));
-    assertEquals(isAlive(childPid), false, "the child is gone");
+    assert.deepEqual(isAlive(childPid), false, "the child is gone");
   });
 }
 
@@ -80,16 +80,16 @@ Deno.test("SIGKILL in the middle of a 100k-file seed, then a rerun into a fresh 
     await new Promise((r) => setTimeout(r, 2));
   }
   killed.kill("SIGKILL");
-  assertEquals((await killed.status).signal, "SIGKILL");
+  assert.deepEqual((await killed.status).signal, "SIGKILL");
   await killed.stdout.cancel();
   await killed.stderr.cancel();
   const rerun = await runWrapper([...seedArgs("prev", "dest2", "r2.json"), "--", "/bin/true"], {
     cwd: dir.path,
   });
-  assertEquals(rerun.code, 0, rerun.stderr);
+  assert.deepEqual(rerun.code, 0, rerun.stderr);
   const report = JSON.parse(Deno.readTextFileSync(`${dir.path}/r2.json`));
-  assertEquals([report.mode, report.files, report.directories], ["hardlink", 100_000, 100]);
-  assertEquals(
+  assert.deepEqual([report.mode, report.files, report.directories], ["hardlink", 100_000, 100]);
+  assert.deepEqual(
     (await run("find", [`${dir.path}/dest2`, "-type", "f"])).stdout.split("\n").length - 1,
     100_000,
   );
@@ -110,14 +110,14 @@ Deno.test("odd trees: 200 levels deep, names with newlines, quotes, spaces and n
   const result = await runWrapper([...seedArgs("seed", "dest", "r.json"), "--exit-early", "true"], {
     cwd: dir.path,
   });
-  assertEquals(result.code, 0, result.stderr);
-  assertEquals(listTree(`${dir.path}/dest`), listTree(`${dir.path}/seed`));
+  assert.deepEqual(result.code, 0, result.stderr);
+  assert.deepEqual(sortedPaths(`${dir.path}/dest`), sortedPaths(`${dir.path}/seed`));
   for (const name of names) {
-    assertEquals(Deno.readTextFileSync(`${dir.path}/dest/${name}`), name);
-    assertEquals(Deno.statSync(`${deep.replace("/seed/", "/dest/")}/${name}`).size, 0);
+    assert.deepEqual(Deno.readTextFileSync(`${dir.path}/dest/${name}`), name);
+    assert.deepEqual(Deno.statSync(`${deep.replace("/seed/", "/dest/")}/${name}`).size, 0);
   }
   const report = JSON.parse(Deno.readTextFileSync(`${dir.path}/r.json`));
-  assertEquals([report.mode, report.files, report.directories], ["hardlink", 12, 200]);
+  assert.deepEqual([report.mode, report.files, report.directories], ["hardlink", 12, 200]);
 });
 
 Deno.test({
@@ -146,17 +146,17 @@ Deno.test({
       ], {
         cwd: work.path,
       });
-      assertEquals(result.code, 0, result.stderr);
+      assert.deepEqual(result.code, 0, result.stderr);
       const lines = result.stderr.trimEnd().split("\n");
-      assertEquals(lines.length, 1, result.stderr);
-      ok(
+      assert.deepEqual(lines.length, 1, result.stderr);
+      assert.ok(
         /No space left|ENOSPC|os error 28/.test(lines[0]) && lines[0].includes("starting cold"),
         lines[0],
       );
-      assertEquals(Deno.readTextFileSync(`${work.path}/seen.txt`), "mine.txt\n");
-      assertEquals(Deno.readTextFileSync(`${small}/dest/mine.txt`), "mine");
+      assert.deepEqual(Deno.readTextFileSync(`${work.path}/seen.txt`), "mine.txt\n");
+      assert.deepEqual(Deno.readTextFileSync(`${small}/dest/mine.txt`), "mine");
       const report = JSON.parse(Deno.readTextFileSync(`${work.path}/r.json`));
-      assertEquals([report.mode, report.files], ["failed", 0]);
+      assert.deepEqual([report.mode, report.files], ["failed", 0]);
     } finally {
       await run("umount", [small]);
     }
@@ -173,14 +173,14 @@ Deno.test("child output: a 10 MB stderr line, binary garbage, no final newline, 
     `head -c 10000000 /dev/zero | tr '\\0' x >&2; echo >&2; cat garbage.bin >&2; printf 'tail' >&2`,
   );
   const result = await wrapperCommand(["--", child], { cwd: dir.path }).output();
-  assertEquals(result.code, 0);
+  assert.deepEqual(result.code, 0);
   const expected = new Uint8Array(10_000_001 + garbage.length + 4);
   expected.fill(0x78, 0, 10_000_000);
   expected[10_000_000] = 0x0a;
   expected.set(garbage, 10_000_001);
   expected.set(new TextEncoder().encode("tail"), 10_000_001 + garbage.length);
-  assertEquals(result.stderr.length, expected.length);
-  ok(result.stderr.every((byte, i) => byte === expected[i]), "bytes differ");
+  assert.deepEqual(result.stderr.length, expected.length);
+  assert.ok(result.stderr.every((byte, i) => byte === expected[i]), "bytes differ");
 });
 
 Deno.test("child output: a 10 MB rendered diagnostic and a final line without newline, rendered mode", async () => {
@@ -195,8 +195,8 @@ Deno.test("child output: a 10 MB rendered diagnostic and a final line without ne
   const result = await runWrapper(["--rustc-output-format", "rendered", "--", child], {
     cwd: dir.path,
   });
-  assertEquals(result.code, 0);
-  assertEquals(result.stderr, big + "last\n");
+  assert.deepEqual(result.code, 0);
+  assert.deepEqual(result.stderr, big + "last\n");
 });
 
 Deno.test("child output: stderr closed early does not hang; 50 MB of stdout arrives whole", async () => {
@@ -207,8 +207,8 @@ Deno.test("child output: stderr closed early does not hang; 50 MB of stdout arri
     "exec 2>&-; sleep 0.2; head -c 50000000 /dev/zero",
   );
   const toFile = await runWrapper(["--stdout-file", "out.bin", "--", child], { cwd: dir.path });
-  assertEquals(toFile.code, 0, toFile.stderr);
-  assertEquals(Deno.statSync(`${dir.path}/out.bin`).size, 50_000_000);
+  assert.deepEqual(toFile.code, 0, toFile.stderr);
+  assert.deepEqual(Deno.statSync(`${dir.path}/out.bin`).size, 50_000_000);
   const inherited = await wrapperCommand(["--", child], { cwd: dir.path }).output();
-  assertEquals([inherited.code, inherited.stdout.length], [0, 50_000_000]);
+  assert.deepEqual([inherited.code, inherited.stdout.length], [0, 50_000_000]);
 });

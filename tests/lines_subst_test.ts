@@ -1,38 +1,38 @@
-import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import assert from "node:assert/strict";
 import { assertWrapperError } from "./helpers.ts";
-import { parseEnvFile, parseStatusFile, splitLogicalLines } from "../mod/lines.ts";
-import { bazelDirectories, resolveSubstitutions, stamp, substitute } from "../mod/subst.ts";
+import { parseEnvFile, parseStatusFile, splitLogicalLines } from "../mod/args/mod.ts";
+import { bazelDirectories, resolveSubstitutions, stamp, substitute } from "../mod/args/mod.ts";
 
 Deno.test("empty lines are skipped and a final newline starts no line", () => {
-  assertEquals(splitLogicalLines("a\n\n\nb\n"), ["a", "b"]);
-  assertEquals(splitLogicalLines(""), []);
-  assertEquals(splitLogicalLines("\n\n"), []);
+  assert.deepEqual(splitLogicalLines("a\n\n\nb\n"), ["a", "b"]);
+  assert.deepEqual(splitLogicalLines(""), []);
+  assert.deepEqual(splitLogicalLines("\n\n"), []);
 });
 
 Deno.test("an odd number of trailing backslashes continues the line, joined with a newline", () => {
-  assertEquals(splitLogicalLines("a\\\nb\nc\n"), ["a\nb", "c"]);
-  assertEquals(splitLogicalLines("a\\\\\\\nb\n"), ["a\\\nb"]);
+  assert.deepEqual(splitLogicalLines("a\\\nb\nc\n"), ["a\nb", "c"]);
+  assert.deepEqual(splitLogicalLines("a\\\\\\\nb\n"), ["a\\\nb"]);
 });
 
 Deno.test("each pair of trailing backslashes becomes one and ends the line", () => {
-  assertEquals(splitLogicalLines("a\\\\\nb\n"), ["a\\", "b"]);
-  assertEquals(splitLogicalLines("a\\\\\\\\\n"), ["a\\\\"]);
+  assert.deepEqual(splitLogicalLines("a\\\\\nb\n"), ["a\\", "b"]);
+  assert.deepEqual(splitLogicalLines("a\\\\\\\\\n"), ["a\\\\"]);
 });
 
 Deno.test("backslashes inside a line are kept as written", () => {
-  assertEquals(splitLogicalLines("C:\\dir\\file x\n"), ["C:\\dir\\file x"]);
+  assert.deepEqual(splitLogicalLines("C:\\dir\\file x\n"), ["C:\\dir\\file x"]);
 });
 
 Deno.test("CRLF line ends are read like LF", () => {
-  assertEquals(splitLogicalLines("a\r\nb\\\r\nc\r\n"), ["a", "b\nc"]);
+  assert.deepEqual(splitLogicalLines("a\r\nb\\\r\nc\r\n"), ["a", "b\nc"]);
 });
 
 Deno.test("a continuation left open at the end of the file keeps its text", () => {
-  assertEquals(splitLogicalLines("a\nb\\"), ["a", "b"]);
+  assert.deepEqual(splitLogicalLines("a\nb\\"), ["a", "b"]);
 });
 
 Deno.test("env files split at the first = and name the file for a line without one", () => {
-  assertEquals(parseEnvFile("A=1\nB=x=y\nC=\n", "env"), [["A", "1"], ["B", "x=y"], ["C", ""]]);
+  assert.deepEqual(parseEnvFile("A=1\nB=x=y\nC=\n", "env"), [["A", "1"], ["B", "x=y"], ["C", ""]]);
   assertWrapperError(
     () => parseEnvFile("A=1\nBROKEN\n", "my.env"),
     "environment file my.env: line 'BROKEN' is not KEY=VALUE",
@@ -40,7 +40,7 @@ Deno.test("env files split at the first = and name the file for a line without o
 });
 
 Deno.test("status files split at the first space", () => {
-  assertEquals(parseStatusFile("K v w\nBUILD_USER me\n", "s"), [["K", "v w"], [
+  assert.deepEqual(parseStatusFile("K v w\nBUILD_USER me\n", "s"), [["K", "v w"], [
     "BUILD_USER",
     "me",
   ]]);
@@ -49,33 +49,40 @@ Deno.test("status files split at the first space", () => {
 
 Deno.test("substitutions apply in order, to every occurrence", () => {
   const subs = [{ key: "a", value: "${b}/x" }, { key: "b", value: "B" }];
-  assertEquals(substitute("${a}-${a}", subs), "B/x-B/x");
-  assertEquals(substitute("${b}", [{ key: "a", value: "${b}" }]), "${b}");
-  assertEquals(substitute("no dollar {pwd}", subs), "no dollar {pwd}");
+  assert.deepEqual(substitute("${a}-${a}", subs), "B/x-B/x");
+  assert.deepEqual(substitute("${b}", [{ key: "a", value: "${b}" }]), "${b}");
+  assert.deepEqual(substitute("no dollar {pwd}", subs), "no dollar {pwd}");
 });
 
 Deno.test("stamping replaces {KEY} and runs before ${KEY} substitution", () => {
-  assertEquals(stamp("r{REV}-{REV}", [["REV", "7"]]), "r7-7");
+  assert.deepEqual(stamp("r{REV}-{REV}", [["REV", "7"]]), "r7-7");
   // Upstream order: status keys see the braces of ${...} too.
-  assertEquals(substitute(stamp("${pwd}", [["pwd", "X"]]), [{ key: "pwd", value: "/w" }]), "$X");
+  assert.deepEqual(
+    substitute(stamp("${pwd}", [["pwd", "X"]]), [{ key: "pwd", value: "/w" }]),
+    "$X",
+  );
 });
 
 Deno.test("${pwd} alone never looks for the output base", () => {
   const resolved = resolveSubstitutions([{ key: "pwd", value: "${pwd}" }], "/w", () => {
     throw new Error("looked for the output base");
   });
-  assertEquals(resolved, [{ key: "pwd", value: "/w" }]);
+  assert.deepEqual(resolved, [{ key: "pwd", value: "/w" }]);
 });
 
 Deno.test("${pwd}, ${output_base} and ${exec_root} resolve from the working directory", () => {
   const fromExternal = bazelDirectories("/ob/sandbox/1/execroot/_main", "/ob/external");
-  assertEquals(fromExternal, {
+  assert.deepEqual(fromExternal, {
     pwd: "/ob/sandbox/1/execroot/_main",
     outputBase: "/ob",
     execRoot: "/ob/execroot/_main",
   });
   const twoUp = bazelDirectories("/ob/execroot/ws", undefined);
-  assertEquals(twoUp, { pwd: "/ob/execroot/ws", outputBase: "/ob", execRoot: "/ob/execroot/ws" });
+  assert.deepEqual(twoUp, {
+    pwd: "/ob/execroot/ws",
+    outputBase: "/ob",
+    execRoot: "/ob/execroot/ws",
+  });
   const resolved = resolveSubstitutions(
     [{ key: "pwd", value: "${pwd}" }, { key: "ob", value: "${output_base}" }, {
       key: "er",
@@ -87,7 +94,7 @@ Deno.test("${pwd}, ${output_base} and ${exec_root} resolve from the working dire
     "/ob/execroot/ws",
     () => twoUp,
   );
-  assertEquals(resolved.map((s) => s.value), [
+  assert.deepEqual(resolved.map((s) => s.value), [
     "/ob/execroot/ws",
     "/ob",
     "/ob/execroot/ws",

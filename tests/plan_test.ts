@@ -1,8 +1,8 @@
-import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import assert from "node:assert/strict";
 import { assertWrapperError } from "./helpers.ts";
-import { parseCommandLine } from "../mod/flags.ts";
-import { resolveOptions } from "../mod/options.ts";
-import { isAllowFeaturesFlag, planChild, type PlanHost } from "../mod/plan.ts";
+import { parseCommandLine } from "../mod/args/mod.ts";
+import { resolveOptions } from "../mod/args/mod.ts";
+import { isAllowFeaturesFlag, planChild, type PlanHost } from "../mod/args/mod.ts";
 
 /** A host whose files live in a map; reading anything else fails like a missing file. */
 function fakeHost(files: Record<string, string>, env: Record<string, string> = {}): PlanHost {
@@ -31,8 +31,8 @@ Deno.test("child args are the command line's, then --arg-file lines, all substit
     "${pwd}/rustc",
     "-v",
   ], host);
-  assertEquals(result.executable, "/exec/execroot/ws/rustc");
-  assertEquals(result.args, ["-v", "/exec/execroot/ws/a.rs", "--cfg=x"]);
+  assert.deepEqual(result.executable, "/exec/execroot/ws/rustc");
+  assert.deepEqual(result.args, ["-v", "/exec/execroot/ws/a.rs", "--cfg=x"]);
 });
 
 Deno.test("@param files are expanded recursively into FILE.expanded, substituted", () => {
@@ -41,8 +41,8 @@ Deno.test("@param files are expanded recursively into FILE.expanded, substituted
     "p2.params": "--b\n",
   });
   const result = plan(["--subst", "pwd=${pwd}", "--", "rustc", "@p1.params"], host);
-  assertEquals(result.args, ["@p1.params.expanded"]);
-  assertEquals(result.paramFiles, [{
+  assert.deepEqual(result.args, ["@p1.params.expanded"]);
+  assert.deepEqual(result.paramFiles, [{
     path: "p1.params.expanded",
     content: "--a=/exec/execroot/ws\n--b\n--c\n",
   }]);
@@ -58,15 +58,17 @@ Deno.test("a param file that includes itself is an error naming it", () => {
 
 Deno.test("-Zallow-features= is appended only when no arg or param line sets it", () => {
   const req = ["--require-explicit-unstable-features", "true", "--", "rustc"];
-  assertEquals(plan([...req, "x.rs"], fakeHost({})).args, ["x.rs", "-Zallow-features="]);
-  assertEquals(plan([...req, "-Zallow-features=a"], fakeHost({})).args, ["-Zallow-features=a"]);
-  assertEquals(plan([...req, "-Z", "allow-features=b"], fakeHost({})).args, [
+  assert.deepEqual(plan([...req, "x.rs"], fakeHost({})).args, ["x.rs", "-Zallow-features="]);
+  assert.deepEqual(plan([...req, "-Zallow-features=a"], fakeHost({})).args, ["-Zallow-features=a"]);
+  assert.deepEqual(plan([...req, "-Z", "allow-features=b"], fakeHost({})).args, [
     "-Z",
     "allow-features=b",
   ]);
-  assertEquals(plan([...req, "@p"], fakeHost({ p: "-Zallow-features=c\n" })).args, ["@p.expanded"]);
-  assertEquals(plan(["--", "rustc"], fakeHost({})).args, []);
-  assertEquals(isAllowFeaturesFlag("-Zallow-featuresX"), false);
+  assert.deepEqual(plan([...req, "@p"], fakeHost({ p: "-Zallow-features=c\n" })).args, [
+    "@p.expanded",
+  ]);
+  assert.deepEqual(plan(["--", "rustc"], fakeHost({})).args, []);
+  assert.deepEqual(isAllowFeaturesFlag("-Zallow-featuresX"), false);
 });
 
 Deno.test("env is own env, overlaid by env files in order, OUT_DIR, then stamped, then substituted", () => {
@@ -96,14 +98,14 @@ Deno.test("env is own env, overlaid by env files in order, OUT_DIR, then stamped
     "rustc",
     "${out_dir}/x",
   ], host);
-  assertEquals(result.env, {
+  assert.deepEqual(result.env, {
     INHERITED: "/exec/execroot/ws",
     A: "from-b",
     B: "/exec/execroot/ws/b",
     S: "alice-42",
     OUT_DIR: "/exec/execroot/ws/out",
   });
-  assertEquals(result.args, ["out/x"]);
+  assert.deepEqual(result.args, ["out/x"]);
 });
 
 Deno.test("unreadable input files are errors naming the flag and the file", () => {

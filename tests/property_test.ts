@@ -5,14 +5,14 @@
  * WrapperError, and what is generated parses back to what generated it.
  */
 
-import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
+import assert from "node:assert/strict";
 import fc from "fast-check"; // dev-only: npm:fast-check@4.10.2 (deno.json, deno.lock)
 import { WrapperError } from "../mod/errors.ts";
-import { FLAG_DEFINITIONS, parseCommandLine } from "../mod/flags.ts";
-import { parseEnvFile, splitLogicalLines } from "../mod/lines.ts";
-import { resolveOptions } from "../mod/options.ts";
-import { planChild } from "../mod/plan.ts";
-import { stamp, substitute } from "../mod/subst.ts";
+import { FLAG_DEFINITIONS, parseCommandLine } from "../mod/args/mod.ts";
+import { parseEnvFile, splitLogicalLines } from "../mod/args/mod.ts";
+import { resolveOptions } from "../mod/args/mod.ts";
+import { planChild } from "../mod/args/mod.ts";
+import { stamp, substitute } from "../mod/args/mod.ts";
 
 const RUNS = { numRuns: 300 };
 
@@ -21,7 +21,7 @@ function onlyWrapperErrors(body: () => unknown): void {
   try {
     body();
   } catch (error) {
-    ok(error instanceof WrapperError, `not a WrapperError: ${error}`);
+    assert.ok(error instanceof WrapperError, `not a WrapperError: ${error}`);
   }
 }
 
@@ -55,8 +55,8 @@ Deno.test("grammar: a generated command line parses back into the flags that pro
       (uses, child) => {
         const argv = [...uses.flatMap(([d, values]) => [d.name, ...values]), "--", ...child];
         const parsed = parseCommandLine(argv);
-        assertEquals(parsed.child, child);
-        assertEquals(
+        assert.deepEqual(parsed.child, child);
+        assert.deepEqual(
           new Map(parsed.flags),
           new Map(uses.map(([definition, values]) => [definition.name, values])),
         );
@@ -101,7 +101,7 @@ Deno.test("line rules: logical lines survive writing and reading, LF or CRLF", (
   }).filter((line) => !line.includes("\r") && !line.endsWith("\n") && line.trim() !== "");
   fc.assert(
     fc.property(fc.array(logicalLine, { maxLength: 10 }), fc.boolean(), (lines, crlf) => {
-      assertEquals(splitLogicalLines(encodeLines(lines, crlf ? "\r\n" : "\n")), lines);
+      assert.deepEqual(splitLogicalLines(encodeLines(lines, crlf ? "\r\n" : "\n")), lines);
     }),
     RUNS,
   );
@@ -111,7 +111,7 @@ Deno.test("line rules: any text splits, any env file parses or fails with a Wrap
   fc.assert(
     fc.property(awkwardText, (text) => {
       const lines = splitLogicalLines(text);
-      ok(lines.every((line) => line.length > 0));
+      assert.ok(lines.every((line) => line.length > 0));
       onlyWrapperErrors(() => parseEnvFile(text, "env"));
     }),
     RUNS,
@@ -120,7 +120,7 @@ Deno.test("line rules: any text splits, any env file parses or fails with a Wrap
 
 Deno.test("line rules: a 4 MiB line and empty lines between lines", () => {
   const long = "x".repeat(4 * 1024 * 1024);
-  assertEquals(splitLogicalLines(`\n\n${long}\n\n\nb\n`), [long, "b"]);
+  assert.deepEqual(splitLogicalLines(`\n\n${long}\n\n\nb\n`), [long, "b"]);
 });
 
 Deno.test("substitution: ${KEY} becomes VALUE; text without ${ is untouched", () => {
@@ -131,9 +131,9 @@ Deno.test("substitution: ${KEY} becomes VALUE; text without ${ is untouched", ()
   fc.assert(
     fc.property(plain, key, plain, plain, (before, k, value, after) => {
       const subs = [{ key: k, value }];
-      assertEquals(substitute(before + after, subs), before + after);
+      assert.deepEqual(substitute(before + after, subs), before + after);
       if (after.startsWith("{")) return; // "$" + "{" would open another key.
-      assertEquals(substitute(`${before}\${${k}}${after}`, subs), before + value + after);
+      assert.deepEqual(substitute(`${before}\${${k}}${after}`, subs), before + value + after);
     }),
     RUNS,
   );
@@ -166,7 +166,7 @@ Deno.test("param files: random nested @files (cycles included) expand or fail wi
       onlyWrapperErrors(() => {
         const options = resolveOptions(parseCommandLine(["--subst", "pwd=${pwd}", "--", ...child]));
         const plan = planChild(options, host);
-        for (const file of plan.paramFiles) ok(!file.content.includes("${pwd}"));
+        for (const file of plan.paramFiles) assert.ok(!file.content.includes("${pwd}"));
       });
     }),
     RUNS,
@@ -174,6 +174,6 @@ Deno.test("param files: random nested @files (cycles included) expand or fail wi
 });
 
 Deno.test("stamping and substitution keep $&, $$ and $` in values as written (found by the properties)", () => {
-  assertEquals(substitute("${k}", [{ key: "k", value: "a$&b$$c$`d$'e" }]), "a$&b$$c$`d$'e");
-  assertEquals(stamp("{K}", [["K", "$&$$"]]), "$&$$");
+  assert.deepEqual(substitute("${k}", [{ key: "k", value: "a$&b$$c$`d$'e" }]), "a$&b$$c$`d$'e");
+  assert.deepEqual(stamp("{K}", [["K", "$&$$"]]), "$&$$");
 });

@@ -1,6 +1,6 @@
-import { deepStrictEqual as assertEquals } from "node:assert/strict";
-import { classifyRustcLine, isLlvmWarning, llvmWarningAsJson } from "../mod/rustc_json.ts";
-import { type ByteSink, pumpStderr } from "../mod/stderr_pump.ts";
+import assert from "node:assert/strict";
+import { classifyRustcLine, isLlvmWarning, llvmWarningAsJson } from "../mod/exec/mod.ts";
+import { type ByteSink, pumpStderr } from "../mod/exec/mod.ts";
 
 const diagnostic = JSON.stringify({
   $message_type: "diagnostic",
@@ -15,28 +15,34 @@ const metadata = JSON.stringify({
 const link = JSON.stringify({ $message_type: "artifact", artifact: "libx.rlib", emit: "link" });
 
 Deno.test("diagnostics print as rendered text or as the JSON line", () => {
-  assertEquals(classifyRustcLine(diagnostic, "rendered"), { kind: "print", text: "warning: x\n" });
-  assertEquals(classifyRustcLine(diagnostic, "json"), { kind: "print", text: diagnostic + "\n" });
+  assert.deepEqual(classifyRustcLine(diagnostic, "rendered"), {
+    kind: "print",
+    text: "warning: x\n",
+  });
+  assert.deepEqual(classifyRustcLine(diagnostic, "json"), {
+    kind: "print",
+    text: diagnostic + "\n",
+  });
 });
 
 Deno.test("artifact notifications are dropped; metadata ones are recognised", () => {
-  assertEquals(classifyRustcLine(link, "rendered"), { kind: "skip" });
-  assertEquals(classifyRustcLine(metadata, "json"), { kind: "metadata" });
-  assertEquals(classifyRustcLine("[1,2]", "json"), { kind: "skip" });
-  assertEquals(classifyRustcLine('{"rendered":5}', "json"), { kind: "skip" });
+  assert.deepEqual(classifyRustcLine(link, "rendered"), { kind: "skip" });
+  assert.deepEqual(classifyRustcLine(metadata, "json"), { kind: "metadata" });
+  assert.deepEqual(classifyRustcLine("[1,2]", "json"), { kind: "skip" });
+  assert.deepEqual(classifyRustcLine('{"rendered":5}', "json"), { kind: "skip" });
 });
 
 Deno.test("non-JSON lines are invalid", () => {
-  assertEquals(classifyRustcLine("thread 'rustc' panicked", "rendered"), { kind: "invalid" });
-  assertEquals(classifyRustcLine("", "rendered"), { kind: "invalid" });
+  assert.deepEqual(classifyRustcLine("thread 'rustc' panicked", "rendered"), { kind: "invalid" });
+  assert.deepEqual(classifyRustcLine("", "rendered"), { kind: "invalid" });
 });
 
 Deno.test("LLVM's plain warnings are wrapped into warning diagnostics", () => {
   const feature = "'+zaamo' is not a recognized feature for this target (ignoring feature)";
-  assertEquals(isLlvmWarning(feature), true);
-  assertEquals(isLlvmWarning(" WARN rustc_errors::emitter Invalid span"), true);
-  assertEquals(isLlvmWarning("WARN no leading space"), false);
-  assertEquals(JSON.parse(llvmWarningAsJson(feature)), {
+  assert.deepEqual(isLlvmWarning(feature), true);
+  assert.deepEqual(isLlvmWarning(" WARN rustc_errors::emitter Invalid span"), true);
+  assert.deepEqual(isLlvmWarning("WARN no leading space"), false);
+  assert.deepEqual(JSON.parse(llvmWarningAsJson(feature)), {
     $message_type: "diagnostic",
     message: feature,
     code: null,
@@ -45,7 +51,7 @@ Deno.test("LLVM's plain warnings are wrapped into warning diagnostics", () => {
     children: [],
     rendered: feature + "\n",
   });
-  assertEquals(classifyRustcLine(feature, "rendered"), { kind: "print", text: feature + "\n" });
+  assert.deepEqual(classifyRustcLine(feature, "rendered"), { kind: "print", text: feature + "\n" });
 });
 
 /** A sink that remembers what was written, accepting at most `limit` bytes per call. */
@@ -91,15 +97,15 @@ Deno.test("lines split across chunks are joined before they are classified", asy
     format: "rendered",
     quitOnMetadata: false,
   });
-  assertEquals(outcome, { stoppedAtMetadata: false });
-  assertEquals(forward.text(), "warning: x\n");
-  assertEquals(raw.text(), diagnostic + "\n" + link + "\n");
+  assert.deepEqual(outcome, { stoppedAtMetadata: false });
+  assert.deepEqual(forward.text(), "warning: x\n");
+  assert.deepEqual(raw.text(), diagnostic + "\n" + link + "\n");
 });
 
 Deno.test("a last line without a newline is still processed", async () => {
   const forward = memorySink();
   await pumpStderr(streamOf(diagnostic), { forward, format: "json", quitOnMetadata: false });
-  assertEquals(forward.text(), diagnostic + "\n");
+  assert.deepEqual(forward.text(), diagnostic + "\n");
 });
 
 Deno.test("quit on metadata stops reading at the notification", async () => {
@@ -112,9 +118,9 @@ Deno.test("quit on metadata stops reading at the notification", async () => {
     format: "rendered",
     quitOnMetadata: true,
   });
-  assertEquals(outcome, { stoppedAtMetadata: true });
-  assertEquals(forward.text(), "warning: x\n");
-  assertEquals(raw.text(), diagnostic + "\n" + metadata + "\n");
+  assert.deepEqual(outcome, { stoppedAtMetadata: true });
+  assert.deepEqual(forward.text(), "warning: x\n");
+  assert.deepEqual(raw.text(), diagnostic + "\n" + metadata + "\n");
 });
 
 Deno.test("without quit on metadata the metadata notification is just dropped", async () => {
@@ -124,8 +130,8 @@ Deno.test("without quit on metadata the metadata notification is just dropped", 
     format: "rendered",
     quitOnMetadata: false,
   });
-  assertEquals(outcome.stoppedAtMetadata, false);
-  assertEquals(forward.text(), "warning: x\n");
+  assert.deepEqual(outcome.stoppedAtMetadata, false);
+  assert.deepEqual(forward.text(), "warning: x\n");
 });
 
 Deno.test("a non-JSON line is forwarded with everything after it, as-is", async () => {
@@ -135,16 +141,16 @@ Deno.test("a non-JSON line is forwarded with everything after it, as-is", async 
     streamOf(diagnostic + "\npanic here\n" + diagnostic, "\nrest\n"),
     { forward, raw, format: "rendered", quitOnMetadata: false },
   );
-  assertEquals(outcome.invalidLine, "panic here");
-  assertEquals(forward.text(), "warning: x\npanic here\n" + diagnostic + "\nrest\n");
-  assertEquals(raw.text(), diagnostic + "\npanic here\n" + diagnostic + "\nrest\n");
+  assert.deepEqual(outcome.invalidLine, "panic here");
+  assert.deepEqual(forward.text(), "warning: x\npanic here\n" + diagnostic + "\nrest\n");
+  assert.deepEqual(raw.text(), diagnostic + "\npanic here\n" + diagnostic + "\nrest\n");
 });
 
 Deno.test("without a format, bytes are forwarded untouched, invalid UTF-8 included", async () => {
   const forward = memorySink();
   const garbage = new Uint8Array([0xff, 0xfe, 0x00, 0x0a, 0xc3]);
   await pumpStderr(bytesOf(garbage, garbage), { forward, quitOnMetadata: false });
-  assertEquals(forward.bytes(), new Uint8Array([...garbage, ...garbage]));
+  assert.deepEqual(forward.bytes(), new Uint8Array([...garbage, ...garbage]));
 });
 
 Deno.test("chunks larger than the read buffer, and lines spanning reads, arrive whole", async () => {
@@ -155,9 +161,9 @@ Deno.test("chunks larger than the read buffer, and lines spanning reads, arrive 
   const raw = memorySink();
   const input = long(1) + "\n" + long(2) + "\n";
   await pumpStderr(streamOf(input), { forward, raw, format: "rendered", quitOnMetadata: false });
-  assertEquals(forward.text(), "1".repeat(200 * 1024) + "\n" + "2".repeat(200 * 1024) + "\n");
-  assertEquals(raw.text(), input);
+  assert.deepEqual(forward.text(), "1".repeat(200 * 1024) + "\n" + "2".repeat(200 * 1024) + "\n");
+  assert.deepEqual(raw.text(), input);
   const copied = memorySink();
   await pumpStderr(streamOf(input), { forward: copied, quitOnMetadata: false });
-  assertEquals(copied.text(), input);
+  assert.deepEqual(copied.text(), input);
 });

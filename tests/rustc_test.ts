@@ -3,9 +3,9 @@
  * `--error-format=json --json=artifacts`, both output formats, pipelining.
  */
 
-import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
+import assert from "node:assert/strict";
 import { runWrapper, RUSTC, tempDir } from "./helpers.ts";
-import { writeCrate } from "../bench/gen_crate.ts";
+import { writeCrate } from "../fixtures/gen_crate.ts";
 
 const ignore = RUSTC === undefined;
 const JSON_FLAGS = ["--error-format=json", "--json=artifacts"];
@@ -29,22 +29,25 @@ Deno.test({
     const rendered = await runWrapper(["--rustc-output-format", "rendered", "--", ...base], {
       cwd: dir.path,
     });
-    assertEquals(rendered.code, 0, rendered.stderr);
-    ok(rendered.stderr.includes("warning: unused variable: `unused_variable`"), rendered.stderr);
-    assertEquals(rendered.stderr.includes('"$message_type"'), false);
-    ok(Deno.statSync(`${dir.path}/out/libwarn.rlib`).size > 0);
+    assert.deepEqual(rendered.code, 0, rendered.stderr);
+    assert.ok(
+      rendered.stderr.includes("warning: unused variable: `unused_variable`"),
+      rendered.stderr,
+    );
+    assert.deepEqual(rendered.stderr.includes('"$message_type"'), false);
+    assert.ok(Deno.statSync(`${dir.path}/out/libwarn.rlib`).size > 0);
 
     const json = await runWrapper(["--rustc-output-format", "json", "--", ...base], {
       cwd: dir.path,
     });
-    assertEquals(json.code, 0, json.stderr);
+    assert.deepEqual(json.code, 0, json.stderr);
     const messages = json.stderr.trimEnd().split("\n").map((line) => JSON.parse(line));
-    ok(
+    assert.ok(
       messages.some((m) =>
         m.$message_type === "diagnostic" && m.message.includes("unused variable")
       ),
     );
-    assertEquals(messages.some((m) => m.$message_type === "artifact"), false);
+    assert.deepEqual(messages.some((m) => m.$message_type === "artifact"), false);
   },
 });
 
@@ -66,10 +69,10 @@ Deno.test({
       "--out-dir=out",
       ...JSON_FLAGS,
     ], { cwd: dir.path });
-    assertEquals(result.code, 1);
-    ok(result.stderr.includes("error[E0308]: mismatched types"), result.stderr);
-    assertEquals(result.stderr.includes("process wrapper error"), false);
-    assertEquals([...Deno.readDirSync(dir.path)].some((e) => e.name === "ok.marker"), false);
+    assert.deepEqual(result.code, 1);
+    assert.ok(result.stderr.includes("error[E0308]: mismatched types"), result.stderr);
+    assert.deepEqual(result.stderr.includes("process wrapper error"), false);
+    assert.deepEqual([...Deno.readDirSync(dir.path)].some((e) => e.name === "ok.marker"), false);
   },
 });
 
@@ -97,12 +100,12 @@ Deno.test({
       "--out-dir=out",
       ...JSON_FLAGS,
     ], { cwd: dir.path });
-    assertEquals(result.code, 0, result.stderr);
-    ok(Deno.statSync(`${dir.path}/out/libbig.rmeta`).size > 0);
-    assertEquals(
+    assert.deepEqual(result.code, 0, result.stderr);
+    assert.ok(Deno.statSync(`${dir.path}/out/libbig.rmeta`).size > 0);
+    assert.deepEqual(
       [...Deno.readDirSync(`${dir.path}/out`)].some((e) => e.name === "libbig.rlib"),
       false,
     );
-    ok(Deno.readTextFileSync(`${dir.path}/rmeta.stderr`).includes('"emit":"metadata"'));
+    assert.ok(Deno.readTextFileSync(`${dir.path}/rmeta.stderr`).includes('"emit":"metadata"'));
   },
 });

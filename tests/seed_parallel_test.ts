@@ -4,13 +4,13 @@
  * everything that was seeded, and a seed that vanishes mid-walk falls back.
  */
 
-import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
-import { FILES_PER_THREAD } from "../mod/seed_threads.ts";
+import assert from "node:assert/strict";
+import { FILES_PER_THREAD } from "../mod/seed/mod.ts";
 import {
-  listTree,
   MANY_FILES_PARENT,
   runWrapper,
   seedArgs,
+  sortedPaths,
   tempDir,
   writeScript,
 } from "./helpers.ts";
@@ -44,16 +44,16 @@ Deno.test({
         cwd: dir.path,
       },
     );
-    assertEquals(result.code, 0, result.stderr);
+    assert.deepEqual(result.code, 0, result.stderr);
     const report = JSON.parse(Deno.readTextFileSync(`${dir.path}/r.json`));
-    ok(report.threads >= 2, `threads: ${report.threads}`);
-    assertEquals([report.mode, report.files, report.linked], ["hardlink", FILES, FILES]);
-    const seeded = listTree(`${dir.path}/dest`).filter((path) => path.includes("/"));
-    assertEquals(seeded, paths);
+    assert.ok(report.threads >= 2, `threads: ${report.threads}`);
+    assert.deepEqual([report.mode, report.files, report.linked], ["hardlink", FILES, FILES]);
+    const seeded = sortedPaths(`${dir.path}/dest`).filter((path) => path.includes("/"));
+    assert.deepEqual(seeded, paths);
     for (const path of paths) {
       const stat = Deno.statSync(`${dir.path}/dest/${path}`);
-      assertEquals(stat.ino, Deno.statSync(`${dir.path}/seed/${path}`).ino, path);
-      assertEquals(stat.nlink, 2, path);
+      assert.deepEqual(stat.ino, Deno.statSync(`${dir.path}/seed/${path}`).ino, path);
+      assert.deepEqual(stat.nlink, 2, path);
     }
   },
 });
@@ -68,15 +68,15 @@ Deno.test({
       [...seedArgs("seed", "dest", "r.json", 1), "--exit-early", "true"],
       { cwd: dir.path },
     );
-    assertEquals(result.code, 0, result.stderr);
+    assert.deepEqual(result.code, 0, result.stderr);
     const report = JSON.parse(Deno.readTextFileSync(`${dir.path}/r.json`));
     // Each file holds its own number: the exact sum shows no file counted twice or missed.
     const bytes = paths.reduce(
       (sum, path) => sum + path.slice(path.lastIndexOf("/f") + 2).length,
       0,
     );
-    assertEquals([report.mode, report.bytes_counted], ["skipped-threshold", bytes]);
-    assertEquals(listTree(`${dir.path}/dest`), []);
+    assert.deepEqual([report.mode, report.bytes_counted], ["skipped-threshold", bytes]);
+    assert.deepEqual(sortedPaths(`${dir.path}/dest`), []);
   },
 });
 
@@ -91,10 +91,13 @@ Deno.test("counting stops once the threshold is reached", async () => {
     [...seedArgs("seed", "dest", "r.json", 1), "--exit-early", "true"],
     { cwd: dir.path },
   );
-  assertEquals(result.code, 0, result.stderr);
+  assert.deepEqual(result.code, 0, result.stderr);
   const report = JSON.parse(Deno.readTextFileSync(`${dir.path}/r.json`));
-  assertEquals([report.mode, report.files], ["hardlink", files]);
-  ok(report.bytes_counted >= MIB && report.bytes_counted < files * 4096, report.bytes_counted);
+  assert.deepEqual([report.mode, report.files], ["hardlink", files]);
+  assert.ok(
+    report.bytes_counted >= MIB && report.bytes_counted < files * 4096,
+    report.bytes_counted,
+  );
 });
 
 Deno.test("a failure in any thread's share removes the whole partial seed and runs cold", async () => {
@@ -109,12 +112,15 @@ Deno.test("a failure in any thread's share removes the whole partial seed and ru
     const result = await runWrapper([...seedArgs("seed", dest, "r.json"), "--", child], {
       cwd: dir.path,
     });
-    assertEquals(result.code, 0, result.stderr);
-    ok(result.stderr.includes("starting cold") && result.stderr.includes(blocker), result.stderr);
-    assertEquals(listTree(`${dir.path}/${dest}`), [blocker.split("/")[0], blocker]);
-    assertEquals(Deno.readTextFileSync(`${dir.path}/${dest}/${blocker}`), "mine");
+    assert.deepEqual(result.code, 0, result.stderr);
+    assert.ok(
+      result.stderr.includes("starting cold") && result.stderr.includes(blocker),
+      result.stderr,
+    );
+    assert.deepEqual(sortedPaths(`${dir.path}/${dest}`), [blocker.split("/")[0], blocker]);
+    assert.deepEqual(Deno.readTextFileSync(`${dir.path}/${dest}/${blocker}`), "mine");
     const report = JSON.parse(Deno.readTextFileSync(`${dir.path}/r.json`));
-    assertEquals([report.mode, report.files], ["failed", 0]);
+    assert.deepEqual([report.mode, report.files], ["failed", 0]);
   }
 });
 
@@ -135,20 +141,20 @@ Deno.test("a seed deleted while it is being seeded: a full seed or a clean cold 
       cwd: dir.path,
     });
     await remover.status;
-    assertEquals(result.code, 7, result.stderr);
-    ok(!/at .*\.ts:\d+/.test(result.stderr), `stack trace: ${result.stderr}`);
+    assert.deepEqual(result.code, 7, result.stderr);
+    assert.ok(!/at .*\.ts:\d+/.test(result.stderr), `stack trace: ${result.stderr}`);
     const report = JSON.parse(Deno.readTextFileSync(`${dir.path}/r.json`));
     outcomes.add(report.mode);
-    const seeded = listTree(`${dir.path}/${dest}`).filter((path) => path.includes("/"));
+    const seeded = sortedPaths(`${dir.path}/${dest}`).filter((path) => path.includes("/"));
     if (report.mode === "hardlink") {
       // The walk finished before the deletion reached it: whatever it listed is all there.
-      assertEquals(seeded.length, report.linked);
+      assert.deepEqual(seeded.length, report.linked);
     } else {
-      ok(["failed", "cold-missing"].includes(report.mode), report.mode);
-      assertEquals(seeded, [], `${report.mode} left ${seeded.length} files`);
-      assertEquals(listTree(`${dir.path}/${dest}`), []);
+      assert.ok(["failed", "cold-missing"].includes(report.mode), report.mode);
+      assert.deepEqual(seeded, [], `${report.mode} left ${seeded.length} files`);
+      assert.deepEqual(sortedPaths(`${dir.path}/${dest}`), []);
     }
-    ok(paths.length === FILES);
+    assert.ok(paths.length === FILES);
   }
   console.log(`outcomes: ${[...outcomes].join(", ")}`);
 });

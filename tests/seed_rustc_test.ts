@@ -6,12 +6,12 @@
  * new session are hard links of the previous session's (same inode).
  */
 
-import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
+import assert from "node:assert/strict";
 import { fingerprintTree, run, type RunResult, runWrapper, RUSTC, tempDir } from "./helpers.ts";
 import { canRunUnprivileged, prepareUnprivileged } from "./unprivileged.ts";
-import { editOneFunction, writeCrate } from "../bench/gen_crate.ts";
-import { sessionReuse } from "../bench/rustc_reuse.ts";
-import { compileActionArgs, seedActionArgs } from "../bench/pr3925_args.ts";
+import { editOneFunction, writeCrate } from "../fixtures/gen_crate.ts";
+import { sessionReuse } from "../fixtures/rustc_reuse.ts";
+import { compileActionArgs, seedActionArgs } from "../fixtures/pr3925_args.ts";
 
 type Wrapper = (args: readonly string[], cwd: string) => Promise<RunResult>;
 
@@ -49,7 +49,7 @@ async function bazelBuild(
     [...seedActionArgs("incr", "seed", 0), "--seed-report", "seed-action.json"],
     work,
   );
-  assertEquals(seed.code, 0, seed.stderr);
+  assert.deepEqual(seed.code, 0, seed.stderr);
   await makeOutputsReadOnly(work);
   // Bazel deletes the outputs; it never makes their (shared-inode) files writable again.
   await run("rm", ["-rf", `${work}/incr`, `${work}/out`, `${work}/unused.txt`]);
@@ -62,9 +62,9 @@ async function bazelBuild(
     "--",
     ...rustcArgs(rustc),
   ], work);
-  assertEquals(compile.code, 0, compile.stderr);
-  assertEquals(compile.stderr.includes("not writeable"), false, compile.stderr);
-  assertEquals(Deno.readTextFileSync(`${work}/unused.txt`), "seed\n");
+  assert.deepEqual(compile.code, 0, compile.stderr);
+  assert.deepEqual(compile.stderr.includes("not writeable"), false, compile.stderr);
+  assert.deepEqual(Deno.readTextFileSync(`${work}/unused.txt`), "seed\n");
   return {
     seedReport: JSON.parse(Deno.readTextFileSync(`${work}/report.json`)),
     seedActionReport: JSON.parse(Deno.readTextFileSync(`${work}/seed-action.json`)),
@@ -81,7 +81,7 @@ async function provesReuse(
   await own(work);
   const cold = await bazelBuild(wrapper, rustc, work);
   // The first seed action found no previous tree and left an empty seed, as Bazel's tree artifact is.
-  assertEquals([cold.seedReport.files, cold.seedReport.sessions], [0, 0]);
+  assert.deepEqual([cold.seedReport.files, cold.seedReport.sessions], [0, 0]);
   await makeOutputsReadOnly(work);
   const beforeEdit = await runLinked(rustc, work);
 
@@ -89,31 +89,42 @@ async function provesReuse(
   const previousTree = await fingerprintTree(`${work}/incr`);
   const seeded = await bazelBuild(wrapper, rustc, work);
   // The seed action runs no rustc: it links the read-only objects; the compile action copies them writable.
-  assertEquals(seeded.seedActionReport.mode, "hardlink", JSON.stringify(seeded.seedActionReport));
-  assertEquals(seeded.seedReport.mode, "mixed", JSON.stringify(seeded.seedReport));
-  assertEquals(seeded.seedReport.sessions, 1);
+  assert.deepEqual(
+    seeded.seedActionReport.mode,
+    "hardlink",
+    JSON.stringify(seeded.seedActionReport),
+  );
+  assert.deepEqual(seeded.seedReport.mode, "mixed", JSON.stringify(seeded.seedReport));
+  assert.deepEqual(seeded.seedReport.sessions, 1);
   const seedTree = await fingerprintTree(`${work}/seed`);
   const seedFiles = Object.keys(seedTree).filter((path) => seedTree[path].startsWith("file"));
   for (const path of seedFiles) {
     // The seed's files are the previous tree's, byte for byte, and read-only as Bazel left them.
     if (!path.endsWith(".lock")) {
-      assertEquals(seedTree[path].split(" ").at(-1), previousTree[path].split(" ").at(-1), path);
+      assert.deepEqual(
+        seedTree[path].split(" ").at(-1),
+        previousTree[path].split(" ").at(-1),
+        path,
+      );
     }
-    assertEquals(Number.parseInt(seedTree[path].split(" ")[1], 8) & 0o222, 0, path);
+    assert.deepEqual(Number.parseInt(seedTree[path].split(" ")[1], 8) & 0o222, 0, path);
   }
 
   const reuse = sessionReuse(`${work}/incr`);
-  ok(reuse.objects >= 4, `too few objects to judge: ${JSON.stringify(reuse)}`);
-  ok(reuse.reused * 2 > reuse.objects, `rustc did not reuse the seed: ${JSON.stringify(reuse)}`);
+  assert.ok(reuse.objects >= 4, `too few objects to judge: ${JSON.stringify(reuse)}`);
+  assert.ok(
+    reuse.reused * 2 > reuse.objects,
+    `rustc did not reuse the seed: ${JSON.stringify(reuse)}`,
+  );
   const seededResult = await runLinked(rustc, work);
-  ok(seededResult !== beforeEdit, "the edit did not reach the seeded build");
+  assert.ok(seededResult !== beforeEdit, "the edit did not reach the seeded build");
 
   // The same edit built cold in the same place gives the same library.
   await run("rm", ["-rf", `${work}/incr`, `${work}/out`]);
   const coldAgain = await wrapper(["--", ...rustcArgs(rustc)], work);
-  assertEquals(coldAgain.code, 0, coldAgain.stderr);
-  assertEquals(sessionReuse(`${work}/incr`).reused, 0);
-  assertEquals(await runLinked(rustc, work), seededResult);
+  assert.deepEqual(coldAgain.code, 0, coldAgain.stderr);
+  assert.deepEqual(sessionReuse(`${work}/incr`).reused, 0);
+  assert.deepEqual(await runLinked(rustc, work), seededResult);
 }
 
 /** Links a program against `out/libgen.rlib` and returns what it prints. */
@@ -128,9 +139,9 @@ async function runLinked(rustc: string, work: string): Promise<string> {
     "-o",
     program,
   ]);
-  assertEquals(built.code, 0, built.stderr);
+  assert.deepEqual(built.code, 0, built.stderr);
   const ran = await run(program, []);
-  assertEquals(ran.code, 0, ran.stderr);
+  assert.deepEqual(ran.code, 0, ran.stderr);
   await Deno.remove(program);
   return ran.stdout;
 }
@@ -179,13 +190,13 @@ Deno.test({
       "-c",
       "echo ran > ran.txt",
     ], work);
-    assertEquals(result.code, 0, result.stderr);
-    ok(
+    assert.deepEqual(result.code, 0, result.stderr);
+    assert.ok(
       result.stderr.includes("seeding incr from seed failed") && result.stderr.includes("z-locked"),
       result.stderr,
     );
-    assertEquals(Deno.readTextFileSync(`${work}/ran.txt`), "ran\n");
-    assertEquals([...Deno.readDirSync(`${work}/incr`)], []);
-    assertEquals(JSON.parse(Deno.readTextFileSync(`${work}/report.json`)).mode, "failed");
+    assert.deepEqual(Deno.readTextFileSync(`${work}/ran.txt`), "ran\n");
+    assert.deepEqual([...Deno.readDirSync(`${work}/incr`)], []);
+    assert.deepEqual(JSON.parse(Deno.readTextFileSync(`${work}/report.json`)).mode, "failed");
   },
 });

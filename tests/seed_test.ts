@@ -3,13 +3,13 @@
  * threshold, missing and broken seeds, and the seed left untouched.
  */
 
-import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
-import { isDirectory } from "../mod/walk.ts";
+import assert from "node:assert/strict";
+import { isDirectory } from "../mod/seed/mod.ts";
 import {
   fingerprintTree,
-  listTree,
   runWrapper,
   seedArgs,
+  sortedPaths,
   tempDir,
   writeScript,
 } from "./helpers.ts";
@@ -37,8 +37,8 @@ Deno.test("--copy-seed hardlinks every file, skips symlinks and leaves the seed 
   const result = await runWrapper([...seedArgs("seed", "dest", "report.json"), "--", "/bin/true"], {
     cwd: dir.path,
   });
-  assertEquals(result.code, 0, result.stderr);
-  assertEquals(listTree(`${dir.path}/dest`), [
+  assert.deepEqual(result.code, 0, result.stderr);
+  assert.deepEqual(sortedPaths(`${dir.path}/dest`), [
     "a",
     "a/b",
     "a/b/deep.bin",
@@ -47,15 +47,15 @@ Deno.test("--copy-seed hardlinks every file, skips symlinks and leaves the seed 
     "top.txt",
   ]);
   for (const path of ["top.txt", "a/b/deep.bin", "a/empty"]) {
-    assertEquals(
+    assert.deepEqual(
       Deno.statSync(`${dir.path}/dest/${path}`).ino,
       Deno.statSync(`${dir.path}/seed/${path}`).ino,
       path,
     );
   }
-  assertEquals(await fingerprintTree(`${dir.path}/seed`), before);
+  assert.deepEqual(await fingerprintTree(`${dir.path}/seed`), before);
   const seeded = report(`${dir.path}/report.json`);
-  assertEquals(
+  assert.deepEqual(
     [
       seeded.mode,
       seeded.files,
@@ -69,8 +69,8 @@ Deno.test("--copy-seed hardlinks every file, skips symlinks and leaves the seed 
     // With --seed-min-mb 0 nothing needs counting: no file is stat'ed.
     ["hardlink", 4, 4, 0, 0, 0, 2, null],
   );
-  assertEquals(seeded.threshold_bytes, 0);
-  ok(typeof seeded.milliseconds === "number");
+  assert.deepEqual(seeded.threshold_bytes, 0);
+  assert.ok(typeof seeded.milliseconds === "number");
 });
 
 Deno.test("the threshold: just below skips, exactly at and above seed", async () => {
@@ -88,14 +88,14 @@ Deno.test("the threshold: just below skips, exactly at and above seed", async ()
       [...seedArgs(name, `${name}.dest`, `${name}.json`, 1), "--exit-early", "true"],
       { cwd: dir.path, env: { RULES_RUST_PROCESS_WRAPPER_DEBUG: "1" } },
     );
-    assertEquals(result.code, 0, result.stderr);
-    assertEquals(report(`${dir.path}/${name}.json`).mode, mode, name);
-    assertEquals(
-      listTree(`${dir.path}/${name}.dest`),
+    assert.deepEqual(result.code, 0, result.stderr);
+    assert.deepEqual(report(`${dir.path}/${name}.json`).mode, mode, name);
+    assert.deepEqual(
+      sortedPaths(`${dir.path}/${name}.dest`),
       mode === "skipped-threshold" ? [] : ["blob"],
     );
     if (mode === "skipped-threshold") {
-      ok(result.stderr.includes("below 1048576: not seeding"), result.stderr);
+      assert.ok(result.stderr.includes("below 1048576: not seeding"), result.stderr);
     }
   }
 });
@@ -113,7 +113,7 @@ Deno.test("the default threshold is 20 MiB", async () => {
     "true",
   ], { cwd: dir.path });
   const seeded = report(`${dir.path}/r.json`);
-  assertEquals([seeded.mode, seeded.threshold_bytes], ["skipped-threshold", 20 * MIB]);
+  assert.deepEqual([seeded.mode, seeded.threshold_bytes], ["skipped-threshold", 20 * MIB]);
 });
 
 Deno.test("a missing PREV starts cold silently; a missing --copy-seed says so; the child runs", async () => {
@@ -128,12 +128,12 @@ Deno.test("a missing PREV starts cold silently; a missing --copy-seed says so; t
     "--",
     child,
   ], { cwd: dir.path });
-  assertEquals([prev.code, prev.stderr], [0, ""]);
-  assertEquals(report(`${dir.path}/p.json`).mode, "cold-missing");
+  assert.deepEqual([prev.code, prev.stderr], [0, ""]);
+  assert.deepEqual(report(`${dir.path}/p.json`).mode, "cold-missing");
   const copy = await runWrapper(["--copy-seed", "nowhere", "incr", "--", child], { cwd: dir.path });
-  assertEquals(copy.code, 0);
-  ok(copy.stderr.includes("seed nowhere is not a directory: starting cold"), copy.stderr);
-  assertEquals(Deno.readTextFileSync(`${dir.path}/ran.txt`), "ran\n");
+  assert.deepEqual(copy.code, 0);
+  assert.ok(copy.stderr.includes("seed nowhere is not a directory: starting cold"), copy.stderr);
+  assert.deepEqual(Deno.readTextFileSync(`${dir.path}/ran.txt`), "ran\n");
 });
 
 Deno.test({
@@ -147,16 +147,16 @@ Deno.test({
       [...seedArgs(seedDir.path, "dest", "r.json"), "--exit-early", "true"],
       { cwd: dir.path },
     );
-    assertEquals(result.code, 0, result.stderr);
+    assert.deepEqual(result.code, 0, result.stderr);
     const seeded = report(`${dir.path}/r.json`);
-    assertEquals([seeded.mode, seeded.copied, seeded.linked, seeded.bytes_copied], [
+    assert.deepEqual([seeded.mode, seeded.copied, seeded.linked, seeded.bytes_copied], [
       "copy",
       4,
       0,
       10,
     ]);
-    assertEquals(Deno.readTextFileSync(`${dir.path}/dest/a/b/deep.bin`), "deep");
-    assertEquals(Deno.readTextFileSync(`${dir.path}/dest/a/name with spaces 'q' ü`), "odd");
+    assert.deepEqual(Deno.readTextFileSync(`${dir.path}/dest/a/b/deep.bin`), "deep");
+    assert.deepEqual(Deno.readTextFileSync(`${dir.path}/dest/a/name with spaces 'q' ü`), "odd");
   },
 });
 
@@ -170,19 +170,19 @@ Deno.test("a DEST file in the way: reported, not clobbered, partial seed removed
     [...seedArgs("seed", "dest", "r.json"), "--", child],
     { cwd: dir.path },
   );
-  assertEquals(result.code, 0);
+  assert.deepEqual(result.code, 0);
   const lines = result.stderr.trimEnd().split("\n");
-  assertEquals(lines.length, 1, result.stderr);
-  ok(
+  assert.deepEqual(lines.length, 1, result.stderr);
+  assert.ok(
     lines[0].includes("seeding dest from seed failed") && lines[0].includes("deep.bin") &&
       lines[0].includes("starting cold"),
     lines[0],
   );
-  assertEquals(Deno.readTextFileSync(`${dir.path}/dest/a/b/deep.bin`), "mine");
-  assertEquals(listTree(`${dir.path}/dest`), ["a", "a/b", "a/b/deep.bin"]);
+  assert.deepEqual(Deno.readTextFileSync(`${dir.path}/dest/a/b/deep.bin`), "mine");
+  assert.deepEqual(sortedPaths(`${dir.path}/dest`), ["a", "a/b", "a/b/deep.bin"]);
   const seeded = report(`${dir.path}/r.json`);
-  assertEquals([seeded.mode, seeded.files], ["failed", 0]);
-  ok(seeded.error.includes("File exists"), seeded.error);
+  assert.deepEqual([seeded.mode, seeded.files], ["failed", 0]);
+  assert.ok(seeded.error.includes("File exists"), seeded.error);
 });
 
 Deno.test("--exit-early true seeds and exits 0, with or without a child, running none", async () => {
@@ -195,27 +195,27 @@ Deno.test("--exit-early true seeds and exits 0, with or without a child, running
       ["--seed-prev-dir", "prev", "seed", "--seed-min-mb", "0", "--exit-early", "true", ...args],
       { cwd: dir.path },
     );
-    assertEquals([result.code, result.stderr], [0, ""]);
-    ok(listTree(`${dir.path}/seed`).includes("a/b/deep.bin"));
+    assert.deepEqual([result.code, result.stderr], [0, ""]);
+    assert.ok(sortedPaths(`${dir.path}/seed`).includes("a/b/deep.bin"));
   }
-  assertEquals(listTree(dir.path).includes("ran.txt"), false);
+  assert.deepEqual(sortedPaths(dir.path).includes("ran.txt"), false);
 });
 
 Deno.test("--write-unused-inputs is written only after the child succeeds, as INPUT and a newline", async () => {
   await using dir = await tempDir();
   const fail = writeScript(dir.path, "fail.sh", "exit 4");
-  assertEquals(
+  assert.deepEqual(
     (await runWrapper(["--write-unused-inputs", "u.txt", "bazel-out/x.seed", "--", fail], {
       cwd: dir.path,
     })).code,
     4,
   );
-  assertEquals(listTree(dir.path).includes("u.txt"), false);
-  assertEquals(
+  assert.deepEqual(sortedPaths(dir.path).includes("u.txt"), false);
+  assert.deepEqual(
     (await runWrapper(["--write-unused-inputs", "u.txt", "bazel-out/x.seed", "--", "/bin/true"], {
       cwd: dir.path,
     })).code,
     0,
   );
-  assertEquals(Deno.readTextFileSync(`${dir.path}/u.txt`), "bazel-out/x.seed\n");
+  assert.deepEqual(Deno.readTextFileSync(`${dir.path}/u.txt`), "bazel-out/x.seed\n");
 });

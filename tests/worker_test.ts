@@ -3,9 +3,9 @@
  * last, the real wrapper as a worker process).
  */
 
-import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
-import type { RunIO } from "../mod/run_io.ts";
-import { jsonObjects, parseWorkRequest, type RunWrapper, serveWorker } from "../mod/worker.ts";
+import assert from "node:assert/strict";
+import type { RunIO } from "../mod/exec/mod.ts";
+import { jsonObjects, parseWorkRequest, type RunWrapper, serveWorker } from "../mod/worker/mod.ts";
 import { MAIN_TS, runWrapper, tempDir } from "./helpers.ts";
 
 const encoder = new TextEncoder();
@@ -26,7 +26,7 @@ async function serve(chunks: string[], run: RunWrapper, startupArgs: string[] = 
     log: (line) => log.push(line),
   });
   const text = written.join("");
-  ok(text === "" || text.endsWith("\n"), "responses are whole lines");
+  assert.ok(text === "" || text.endsWith("\n"), "responses are whole lines");
   const responses = text.split("\n").filter((line) => line !== "").map((line) => JSON.parse(line));
   return { code, responses, log, writes: written.length };
 }
@@ -37,31 +37,31 @@ const request = (id: number, args: string[], extra: Record<string, unknown> = {}
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 Deno.test("parseWorkRequest reads arguments, id, cancel and sandboxDir, with protobuf defaults", () => {
-  assertEquals(parseWorkRequest('{"arguments":["a"],"requestId":4,"sandboxDir":"sb"}'), {
+  assert.deepEqual(parseWorkRequest('{"arguments":["a"],"requestId":4,"sandboxDir":"sb"}'), {
     arguments: ["a"],
     requestId: 4,
     cancel: false,
     sandboxDir: "sb",
   });
-  assertEquals(parseWorkRequest('{"unknownField":1}'), {
+  assert.deepEqual(parseWorkRequest('{"unknownField":1}'), {
     arguments: [],
     requestId: 0,
     cancel: false,
     sandboxDir: undefined,
   });
-  assertEquals(parseWorkRequest('{"requestId":2,"cancel":true}'), {
+  assert.deepEqual(parseWorkRequest('{"requestId":2,"cancel":true}'), {
     arguments: [],
     requestId: 2,
     cancel: true,
     sandboxDir: undefined,
   });
-  assertEquals(parseWorkRequest('{"requestId":2,"arguments":[1]}'), {
+  assert.deepEqual(parseWorkRequest('{"requestId":2,"arguments":[1]}'), {
     error: "arguments is not a list of strings",
     requestId: 2,
   });
-  ok("error" in parseWorkRequest("[1]") && parseWorkRequest("[1]").requestId === undefined);
-  ok("error" in parseWorkRequest("{nope"));
-  ok("error" in parseWorkRequest('{"requestId":"7"}'));
+  assert.ok("error" in parseWorkRequest("[1]") && parseWorkRequest("[1]").requestId === undefined);
+  assert.ok("error" in parseWorkRequest("{nope"));
+  assert.ok("error" in parseWorkRequest('{"requestId":"7"}'));
 });
 
 Deno.test("jsonObjects splits Bazel 4's pretty-printed requests, braces in strings included", async () => {
@@ -70,7 +70,7 @@ Deno.test("jsonObjects splits Bazel 4's pretty-printed requests, braces in strin
   // One byte at a time: objects split across reads still come out whole.
   const input = ReadableStream.from([...encoder.encode(text)].map((byte) => Uint8Array.of(byte)));
   for await (const part of jsonObjects(input)) parts.push(part);
-  assertEquals(parts, [
+  assert.deepEqual(parts, [
     '{\n  "a": "}{\\"",\n  "b": [{}]\n}',
     '{"c":1}',
     "stray line",
@@ -87,9 +87,9 @@ Deno.test("each request is one full wrapper run: startup args first, its output 
     return argv.length;
   };
   const { code, responses } = await serve([request(0, ["x", "y"])], run, ["--startup"]);
-  assertEquals(code, 0);
-  assertEquals(seen, [["--startup", "x", "y"]]);
-  assertEquals(responses, [{ exitCode: 3, output: "out a warning\n", requestId: 0 }]);
+  assert.deepEqual(code, 0);
+  assert.deepEqual(seen, [["--startup", "x", "y"]]);
+  assert.deepEqual(responses, [{ exitCode: 3, output: "out a warning\n", requestId: 0 }]);
 });
 
 Deno.test("multiplex: requests overlap, each response is one line with its own output", async () => {
@@ -109,13 +109,13 @@ Deno.test("multiplex: requests overlap, each response is one line with its own o
     [request(1, ["a", "4"]), request(2, ["b", "1"]), request(3, ["c", "2"])],
     run,
   );
-  ok(overlapped, "requests ran at the same time");
-  assertEquals(writes, 3, "one write per response");
-  assertEquals(
+  assert.ok(overlapped, "requests ran at the same time");
+  assert.deepEqual(writes, 3, "one write per response");
+  assert.deepEqual(
     Object.fromEntries(responses.map((r) => [r.requestId, r.output])),
     { 1: "a0 a1 a2 a3 a4 ", 2: "b0 b1 b2 b3 b4 ", 3: "c0 c1 c2 c3 c4 " },
   );
-  assertEquals(responses[0].requestId, 2, "the quickest answers first");
+  assert.deepEqual(responses[0].requestId, 2, "the quickest answers first");
 });
 
 Deno.test("a failing or throwing run answers exit 1 and the worker serves the others", async () => {
@@ -124,11 +124,11 @@ Deno.test("a failing or throwing run answers exit 1 and the worker serves the ot
     return Promise.resolve(0);
   };
   const { code, responses } = await serve([request(1, ["throw"]), request(2, ["fine"])], run);
-  assertEquals(code, 0);
+  assert.deepEqual(code, 0);
   const byId = Object.fromEntries(responses.map((r) => [r.requestId, r]));
-  assertEquals(byId[1].exitCode, 1);
-  ok(byId[1].output.includes("bug in one run"), byId[1].output);
-  assertEquals(byId[2], { exitCode: 0, output: "", requestId: 2 });
+  assert.deepEqual(byId[1].exitCode, 1);
+  assert.ok(byId[1].output.includes("bug in one run"), byId[1].output);
+  assert.deepEqual(byId[2], { exitCode: 0, output: "", requestId: 2 });
 });
 
 Deno.test("cancel aborts the run's signal; the answer says wasCancelled; late cancels are ignored", async () => {
@@ -152,8 +152,8 @@ Deno.test("cancel aborts the run's signal; the answer says wasCancelled; late ca
   await writer.write(encoder.encode(JSON.stringify({ requestId: 5, cancel: true })));
   await writer.write(encoder.encode(JSON.stringify({ requestId: 9, cancel: true })));
   await writer.close();
-  assertEquals(await serving, 0);
-  assertEquals(written.map((line) => JSON.parse(line)), [
+  assert.deepEqual(await serving, 0);
+  assert.deepEqual(written.map((line) => JSON.parse(line)), [
     { exitCode: 137, output: "", requestId: 5, wasCancelled: true },
   ]);
 });
@@ -164,15 +164,15 @@ Deno.test("malformed requests: answered when the id is readable, else the worker
     '{"requestId": 3, "arguments": "not a list"}',
     request(4, []),
   ], run);
-  assertEquals(answered.code, 0);
-  assertEquals(answered.responses[0].requestId, 3);
-  assertEquals(answered.responses[0].exitCode, 1);
-  ok(answered.responses[0].output.includes("arguments is not a list"));
-  assertEquals(answered.responses[1], { exitCode: 0, output: "", requestId: 4 });
+  assert.deepEqual(answered.code, 0);
+  assert.deepEqual(answered.responses[0].requestId, 3);
+  assert.deepEqual(answered.responses[0].exitCode, 1);
+  assert.ok(answered.responses[0].output.includes("arguments is not a list"));
+  assert.deepEqual(answered.responses[1], { exitCode: 0, output: "", requestId: 4 });
 
   const stopped = await serve(["garbage\n", request(1, [])], run);
-  assertEquals([stopped.code, stopped.responses], [1, []]);
-  ok(stopped.log.some((line) => line.includes("unreadable request")), stopped.log.join());
+  assert.deepEqual([stopped.code, stopped.responses], [1, []]);
+  assert.ok(stopped.log.some((line) => line.includes("unreadable request")), stopped.log.join());
 });
 
 Deno.test("a sandboxDir request runs inside it, alone; the worker's directory is restored", async () => {
@@ -194,11 +194,11 @@ Deno.test("a sandboxDir request runs inside it, alone; the worker's directory is
     request(1, []),
     request(2, [], { sandboxDir: `${dir.path}/sandbox` }),
   ], run);
-  assertEquals(Deno.cwd(), home);
-  assertEquals(maxRunning, 1, "the sandboxed request ran alone");
+  assert.deepEqual(Deno.cwd(), home);
+  assert.deepEqual(maxRunning, 1, "the sandboxed request ran alone");
   const byId = Object.fromEntries(responses.map((r) => [r.requestId, r.output]));
-  assertEquals(byId[2], `${Deno.realPathSync(`${dir.path}/sandbox`)}\n`);
-  assertEquals(byId[1], `${home}\n`);
+  assert.deepEqual(byId[2], `${Deno.realPathSync(`${dir.path}/sandbox`)}\n`);
+  assert.deepEqual(byId[1], `${home}\n`);
 });
 
 Deno.test("the real wrapper as a worker: only responses on stdout, runs as one-shot would", async () => {
@@ -230,22 +230,22 @@ Deno.test("the real wrapper as a worker: only responses on stdout, runs as one-s
   await writer.write(encoder.encode(JSON.stringify({ arguments: ["--bogus"], requestId: 3 })));
   await writer.close();
   const output = await child.output();
-  assertEquals(output.code, 0);
+  assert.deepEqual(output.code, 0);
   const responses = new TextDecoder().decode(output.stdout).trimEnd().split("\n").map((line) =>
     JSON.parse(line)
   );
   const byId = Object.fromEntries(responses.map((r) => [r.requestId, r]));
-  assertEquals([byId[1].exitCode, byId[1].output.split("\n").sort()], [4, [
+  assert.deepEqual([byId[1].exitCode, byId[1].output.split("\n").sort()], [4, [
     "",
     "err",
     `yes kept ${Deno.realPathSync(dir.path)}`,
   ]], "stdout and stderr both arrive (two pipes: their order is not fixed)");
-  assertEquals(byId[2].output, "unset\n", "env files do not leak between requests");
-  assertEquals(byId[3].exitCode, 1);
-  ok(byId[3].output.includes('unknown flag "--bogus"'), byId[3].output);
+  assert.deepEqual(byId[2].output, "unset\n", "env files do not leak between requests");
+  assert.deepEqual(byId[3].exitCode, 1);
+  assert.ok(byId[3].output.includes('unknown flag "--bogus"'), byId[3].output);
 });
 
 Deno.test("--persistent_worker after -- is the child's argument, not worker mode", async () => {
   const result = await runWrapper(["--", "/bin/echo", "--persistent_worker"]);
-  assertEquals([result.code, result.stdout], [0, "--persistent_worker\n"]);
+  assert.deepEqual([result.code, result.stdout], [0, "--persistent_worker\n"]);
 });

@@ -75,9 +75,10 @@ const WORKING_SUFFIX = "working";
  *
  * @example
  * ```ts
- * import { sessionLockName } from "./seed_plan.ts";
- * sessionLockName("s-hoh26h9y7v-08psrm5-4qdxcmiycgwseyxwbnyf403ui"); // "s-hoh26h9y7v-08psrm5.lock"
- * sessionLockName("s-hoh26h9y7v-08psrm5-working"); // undefined
+ * import { sessionLockName } from "./session_plan.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(sessionLockName("s-hoh26h9y7v-08psrm5-4qdxcmiycgwseyxwbnyf403ui"), "s-hoh26h9y7v-08psrm5.lock");
+ * assert.deepEqual(sessionLockName("s-hoh26h9y7v-08psrm5-working"), undefined);
  * ```
  */
 export function sessionLockName(name: string): string | undefined {
@@ -91,8 +92,9 @@ export function sessionLockName(name: string): string | undefined {
  *
  * @example
  * ```ts
- * import { isWritableBy } from "./seed_plan.ts";
- * isWritableBy({ mode: 0o444, uid: 0 }, { uid: 0 }); // false
+ * import { isWritableBy } from "./session_plan.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(isWritableBy({ mode: 0o444, uid: 0 }, { uid: 0 }), false);
  * ```
  */
 export function isWritableBy(file: FileOwnership, user: SeedUser): boolean {
@@ -104,8 +106,9 @@ export function isWritableBy(file: FileOwnership, user: SeedUser): boolean {
  *
  * @example
  * ```ts
- * import { planSeed } from "./seed_plan.ts";
- * planSeed({ directories: ["a"], files: ["a/x"] }).files; // [{ path: "a/x", method: "link", index: 0 }]
+ * import { planSeed } from "./session_plan.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(planSeed({ directories: ["a"], files: ["a/x"] }).files, [{ path: "a/x", method: "link", index: 0 }]);
  * ```
  */
 export function planSeed(listing: TreeListing): SeedPlan {

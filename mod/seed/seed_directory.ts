@@ -7,11 +7,11 @@
  * @module
  */
 
-import { debug } from "./debug.ts";
-import { describeError } from "./errors.ts";
-import type { PathPair } from "./options.ts";
-import { planSeed, type SeedPlan, type SeedUser } from "./seed_plan.ts";
-import { SeedThreads } from "./seed_threads.ts";
+import { debug } from "../debug.ts";
+import { describeError, wrapperMessage } from "../errors.ts";
+import type { PathPair } from "../args/options.ts";
+import { planSeed, type SeedPlan, type SeedUser } from "./session_plan.ts";
+import { PlaceFailure, SeedThreads } from "./threads.ts";
 import { isBelowThreshold, thresholdBytes } from "./threshold.ts";
 import { isDirectory, listTree } from "./walk.ts";
 
@@ -76,15 +76,18 @@ export interface SeedRequest {
  *
  * @example
  * ```ts
- * import { seedDirectory } from "./seed.ts";
+ * import { seedDirectory } from "./seed_directory.ts";
+ * import assert from "node:assert/strict";
+ * const dir = Deno.makeTempDirSync();
  * const report = await seedDirectory({
- *   pair: { source: "bazel-out/prev/lib.incr", destination: "lib.seed" },
+ *   pair: { source: `${dir}/no-previous-build`, destination: `${dir}/lib.seed` },
  *   minMb: 20,
  *   missingIsExpected: true,
  *   user: { uid: Deno.uid() ?? 0 },
  *   warn: console.error,
  * });
- * console.log(report.mode);
+ * assert.equal(report.mode, "cold-missing");
+ * assert.ok(Deno.statSync(`${dir}/lib.seed`).isDirectory); // rustc finds an empty directory
  * ```
  */
 export async function seedDirectory(request: SeedRequest): Promise<SeedReport> {
@@ -116,7 +119,7 @@ export async function seedDirectory(request: SeedRequest): Promise<SeedReport> {
   if (!isDirectory(source)) {
     const line = `seed ${source} is not a directory: starting cold`;
     if (request.missingIsExpected) debug(line);
-    else request.warn(`process wrapper: ${line}`);
+    else request.warn(wrapperMessage(line));
     return finish();
   }
 
@@ -132,8 +135,15 @@ export async function seedDirectory(request: SeedRequest): Promise<SeedReport> {
       );
       return finish();
     }
-    const plan = planSeed(listing);
-    await materialize(source, destination, plan, request.user, threads, created, report);
+    const seeded = await materialize({
+      source,
+      destination,
+      plan: planSeed(listing),
+      user: request.user,
+      threads,
+      created,
+    });
+    Object.assign(report, seeded);
     report.mode = report.copied === 0 ? "hardlink" : report.linked === 0 ? "copy" : "mixed";
     debug(
       `seeded ${destination} from ${source}: ${report.linked} linked, ${report.copied} copied`,
@@ -142,17 +152,10 @@ export async function seedDirectory(request: SeedRequest): Promise<SeedReport> {
     const cleanupError = removeCreated(created);
     report.mode = "failed";
     report.error = describeError(error);
-    report.files =
-      report.linked =
-      report.copied =
-      report.bytes_copied =
-      report.directories =
-        0;
-    report.sessions = report.threads = 0;
-    request.warn(
-      `process wrapper: seeding ${destination} from ${source} failed (${report.error}); ` +
+    request.warn(wrapperMessage(
+      `seeding ${destination} from ${source} failed (${report.error}); ` +
         `starting cold${cleanupError ? `; cleanup also failed: ${cleanupError}` : ""}`,
-    );
+    ));
   }
   return finish();
 }
@@ -180,32 +183,51 @@ function ensureDestination(path: string): void {
   }
 }
 
-async function materialize(
-  source: string,
-  destination: string,
-  plan: SeedPlan,
-  user: SeedUser | undefined,
-  threads: SeedThreads,
-  created: Created,
-  report: SeedReport,
-): Promise<void> {
+/** What {@linkcode materialize} works on. */
+interface Materialization {
+  readonly source: string;
+  readonly destination: string;
+  readonly plan: SeedPlan;
+  readonly user: SeedUser | undefined;
+  readonly threads: SeedThreads;
+  /** What it created, for cleanup when it throws. */
+  readonly created: Created;
+}
+
+/** The report fields a successful seed fills in. */
+type SeededCounts = Pick<
+  SeedReport,
+  "files" | "linked" | "copied" | "bytes_copied" | "directories" | "sessions" | "threads"
+>;
+
+async function materialize(work: Materialization): Promise<SeededCounts> {
+  const { source, destination, plan, created } = work;
   ensureDestination(destination);
   for (const directory of plan.directories) {
     ensureDirectory(`${destination}/${directory}`, created);
-    report.directories++;
   }
-  const tally = await threads.place(source, destination, plan.files, user, created.files);
+  let placed;
+  try {
+    placed = await work.threads.place(source, destination, plan.files, work.user);
+  } catch (error) {
+    if (error instanceof PlaceFailure) created.files.push(...error.created);
+    throw error;
+  }
+  created.files.push(...plan.files.map((file) => `${destination}/${file.path}`));
   for (const lock of plan.freshLocks) {
     const path = `${destination}/${lock}`;
     Deno.writeFileSync(path, new Uint8Array(), { createNew: true, mode: 0o600 });
     created.files.push(path);
   }
-  report.linked = tally.linked;
-  report.copied = tally.copied;
-  report.bytes_copied = tally.bytesCopied;
-  report.threads = tally.threads;
-  report.files = report.linked + report.copied + plan.freshLocks.length;
-  report.sessions = plan.sessions;
+  return {
+    files: placed.tally.linked + placed.tally.copied + plan.freshLocks.length,
+    linked: placed.tally.linked,
+    copied: placed.tally.copied,
+    bytes_copied: placed.tally.bytesCopied,
+    directories: plan.directories.length,
+    sessions: plan.sessions,
+    threads: placed.threads,
+  };
 }
 
 function removeCreated(created: Created): string | undefined {

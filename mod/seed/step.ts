@@ -5,9 +5,9 @@
  * @module
  */
 
-import { describeError } from "./errors.ts";
-import type { Options } from "./options.ts";
-import { seedDirectory, type SeedReport } from "./seed.ts";
+import { describeError, wrapperMessage } from "../errors.ts";
+import type { Options } from "../args/options.ts";
+import { seedDirectory, type SeedReport } from "./seed_directory.ts";
 
 /**
  * Runs the seeding the options ask for and writes the report. The report is
@@ -15,10 +15,17 @@ import { seedDirectory, type SeedReport } from "./seed.ts";
  *
  * @example
  * ```ts
- * import { seedForOptions } from "./seed_step.ts";
- * import { parseCommandLine } from "./flags.ts";
- * import { resolveOptions } from "./options.ts";
- * await seedForOptions(resolveOptions(parseCommandLine(["--seed-prev-dir", "prev", "seed", "--exit-early", "true"])), console.error);
+ * import { seedForOptions } from "./step.ts";
+ * import { parseCommandLine } from "../args/flags.ts";
+ * import { resolveOptions } from "../args/options.ts";
+ * import assert from "node:assert/strict";
+ * const dir = Deno.makeTempDirSync();
+ * Deno.mkdirSync(`${dir}/prev`);
+ * Deno.writeTextFileSync(`${dir}/prev/state.bin`, "state");
+ * const argv = ["--seed-prev-dir", `${dir}/prev`, `${dir}/seed`, "--seed-min-mb", "0", "--exit-early", "true"];
+ * const [report] = await seedForOptions(resolveOptions(parseCommandLine(argv)), console.error);
+ * assert.equal(report.mode, "hardlink");
+ * assert.equal(Deno.readTextFileSync(`${dir}/seed/state.bin`), "state");
  * ```
  */
 export async function seedForOptions(
@@ -55,11 +62,8 @@ export async function seedForOptions(
     try {
       Deno.writeTextFileSync(options.seedReport, JSON.stringify(body, null, 2) + "\n");
     } catch (error) {
-      warn(
-        `process wrapper: --seed-report ${options.seedReport}: cannot write (${
-          describeError(error)
-        })`,
-      );
+      const reason = describeError(error);
+      warn(wrapperMessage(`--seed-report ${options.seedReport}: cannot write (${reason})`));
     }
   }
   return reports;

@@ -4,7 +4,13 @@
  * @module
  */
 
-import type { Substitution } from "./options.ts";
+/** One `--subst KEY=VALUE`, VALUE not yet resolved (`${pwd}` stays as written). */
+export interface Substitution {
+  /** The name between `${` and `}`. */
+  readonly key: string;
+  /** What `${key}` is replaced with. */
+  readonly value: string;
+}
 
 /** Where Bazel keeps things, as seen from an action's working directory. */
 export interface BazelDirectories {
@@ -25,7 +31,8 @@ export interface BazelDirectories {
  * @example
  * ```ts
  * import { bazelDirectories } from "./subst.ts";
- * bazelDirectories("/ob/execroot/_main", undefined).execRoot; // "/ob/execroot/_main"
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(bazelDirectories("/ob/execroot/_main", undefined).execRoot, "/ob/execroot/_main");
  * ```
  */
 export function bazelDirectories(cwd: string, realExternal: string | undefined): BazelDirectories {
@@ -51,8 +58,9 @@ function parent(path: string): string {
  * @example
  * ```ts
  * import { resolveSubstitutions } from "./subst.ts";
+ * import assert from "node:assert/strict";
  * const dirs = () => ({ pwd: "/w", outputBase: "/ob", execRoot: "/ob/execroot/w" });
- * resolveSubstitutions([{ key: "ob", value: "${output_base}" }], "/w", dirs); // [{ key: "ob", value: "/ob" }]
+ * assert.deepEqual(resolveSubstitutions([{ key: "ob", value: "${output_base}" }], "/w", dirs), [{ key: "ob", value: "/ob" }]);
  * ```
  */
 export function resolveSubstitutions(
@@ -82,7 +90,8 @@ export function resolveSubstitutions(
  * @example
  * ```ts
  * import { substitute } from "./subst.ts";
- * substitute("${pwd}/src", [{ key: "pwd", value: "/w" }]); // "/w/src"
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(substitute("${pwd}/src", [{ key: "pwd", value: "/w" }]), "/w/src");
  * ```
  */
 export function substitute(text: string, substitutions: readonly Substitution[]): string {
@@ -101,7 +110,8 @@ export function substitute(text: string, substitutions: readonly Substitution[])
  * @example
  * ```ts
  * import { stamp } from "./subst.ts";
- * stamp("v-{BUILD_SCM_REVISION}", [["BUILD_SCM_REVISION", "abc"]]); // "v-abc"
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(stamp("v-{BUILD_SCM_REVISION}", [["BUILD_SCM_REVISION", "abc"]]), "v-abc");
  * ```
  */
 export function stamp(text: string, status: readonly (readonly [string, string])[]): string {

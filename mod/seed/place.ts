@@ -2,12 +2,12 @@
  * Puts planned files into a destination, on the calling thread: a hard link
  * where the file system allows, a copy where it refuses (another device, no
  * link support, too many links), a writable copy of an object file rustc
- * could not write. `seed_threads.ts` runs it on several threads at once.
+ * could not write. `threads.ts` runs it on several threads at once.
  *
  * @module
  */
 
-import { type FileMethod, isWritableBy, type SeedUser } from "./seed_plan.ts";
+import { type FileMethod, isWritableBy, type SeedUser } from "./session_plan.ts";
 
 /** One file to place, relative to both roots. */
 export interface FileToPlace {
@@ -15,6 +15,21 @@ export interface FileToPlace {
   readonly path: string;
   /** How it gets there. */
   readonly method: FileMethod;
+}
+
+/** Where files are placed, for whom, and the record of what was created. */
+export interface PlaceContext {
+  /** The seed root. */
+  readonly source: string;
+  /** The destination root. */
+  readonly destination: string;
+  /** Who must be able to write the objects (`undefined`: nobody in this run; link them). */
+  readonly user: SeedUser | undefined;
+  /**
+   * Every path created is appended here before anything else can fail, so
+   * that a caller can remove exactly what was made when placing throws.
+   */
+  readonly created: string[];
 }
 
 /** What placing did. */
@@ -25,50 +40,64 @@ export interface PlaceTally {
   copied: number;
   /** Bytes copied (a hard link copies none). */
   bytesCopied: number;
-  /** Threads that placed files (1 = the calling thread alone). */
-  threads: number;
 }
 
 const LINK_REFUSED = new Set(["EXDEV", "EPERM", "EMLINK", "ENOTSUP", "EOPNOTSUPP"]);
 
 /**
- * An empty tally, for one thread.
+ * An empty tally.
  *
  * @example
  * ```ts
- * import { emptyTally } from "./place_files.ts";
- * emptyTally(); // { linked: 0, copied: 0, bytesCopied: 0, threads: 1 }
+ * import { emptyTally } from "./place.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(emptyTally(), { linked: 0, copied: 0, bytesCopied: 0 });
  * ```
  */
 export function emptyTally(): PlaceTally {
-  return { linked: 0, copied: 0, bytesCopied: 0, threads: 1 };
+  return { linked: 0, copied: 0, bytesCopied: 0 };
 }
 
 /**
- * Places `files` from `source` into `destination` on this thread, for
- * `user`, who must be able to write the objects (`undefined`: nobody will
- * in this run, so they are linked like any file). Every path it creates is
- * pushed to `created` first, so that a caller can remove exactly what was
- * made when it throws. Never replaces an existing file.
+ * Adds `more` into `total` and returns `total`.
  *
  * @example
  * ```ts
- * import { emptyTally, placeFiles } from "./place_files.ts";
+ * import { addTally } from "./place.ts";
+ * import assert from "node:assert/strict";
+ * const total = addTally({ linked: 1, copied: 0, bytesCopied: 0 }, { linked: 2, copied: 1, bytesCopied: 9 });
+ * assert.deepEqual(total, { linked: 3, copied: 1, bytesCopied: 9 });
+ * ```
+ */
+export function addTally(total: PlaceTally, more: PlaceTally): PlaceTally {
+  total.linked += more.linked;
+  total.copied += more.copied;
+  total.bytesCopied += more.bytesCopied;
+  return total;
+}
+
+/**
+ * Places `files` on this thread and returns what it did. Never replaces an
+ * existing file.
+ *
+ * @example
+ * ```ts
+ * import { placeFiles } from "./place.ts";
+ * import assert from "node:assert/strict";
+ * const source = Deno.makeTempDirSync();
+ * const destination = Deno.makeTempDirSync();
+ * Deno.writeTextFileSync(`${source}/a.bin`, "state");
  * const created: string[] = [];
- * const tally = emptyTally();
- * placeFiles("seed", "dest", [{ path: "a.bin", method: "link" }], { uid: 0 }, created, tally);
+ * const tally = placeFiles({ source, destination, user: undefined, created }, [{ path: "a.bin", method: "link" }]);
+ * assert.deepEqual(tally, { linked: 1, copied: 0, bytesCopied: 0 });
+ * assert.deepEqual(created, [`${destination}/a.bin`]);
  * ```
  *
  * @throws the underlying `Deno.errors.*` error (its message names the path).
  */
-export function placeFiles(
-  source: string,
-  destination: string,
-  files: readonly FileToPlace[],
-  user: SeedUser | undefined,
-  created: string[],
-  tally: PlaceTally,
-): void {
+export function placeFiles(context: PlaceContext, files: readonly FileToPlace[]): PlaceTally {
+  const { source, destination, user, created } = context;
+  const tally = emptyTally();
   for (const { path, method } of files) {
     const from = `${source}/${path}`;
     const to = `${destination}/${path}`;
@@ -86,6 +115,7 @@ export function placeFiles(
     tally.copied++;
     tally.bytesCopied += object?.size ?? Deno.lstatSync(to).size;
   }
+  return tally;
 }
 
 /** An object file's permission bits and size, and whether `user` needs a writable copy of it. */

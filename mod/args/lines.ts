@@ -9,7 +9,7 @@
  * @module
  */
 
-import { WrapperError } from "./errors.ts";
+import { WrapperError } from "../errors.ts";
 
 /**
  * Splits a file's text into logical lines.
@@ -17,7 +17,8 @@ import { WrapperError } from "./errors.ts";
  * @example
  * ```ts
  * import { splitLogicalLines } from "./lines.ts";
- * splitLogicalLines("a\\\nb\n\nc\\\\\n"); // ["a\nb", "c\\"]
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(splitLogicalLines("a\\\nb\n\nc\\\\\n"), ["a\nb", "c\\"]);
  * ```
  */
 export function splitLogicalLines(text: string): string[] {
@@ -56,7 +57,8 @@ export function splitLogicalLines(text: string): string[] {
  * @example
  * ```ts
  * import { parseEnvFile } from "./lines.ts";
- * parseEnvFile("A=1\nB=x=y\n", "env.txt"); // [["A", "1"], ["B", "x=y"]]
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(parseEnvFile("A=1\nB=x=y\n", "env.txt"), [["A", "1"], ["B", "x=y"]]);
  * ```
  *
  * @throws {WrapperError} naming the file and the line without `=`.
@@ -78,7 +80,8 @@ export function parseEnvFile(text: string, path: string): [string, string][] {
  * @example
  * ```ts
  * import { parseStatusFile } from "./lines.ts";
- * parseStatusFile("BUILD_USER alice\n", "stable-status.txt"); // [["BUILD_USER", "alice"]]
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(parseStatusFile("BUILD_USER alice\n", "stable-status.txt"), [["BUILD_USER", "alice"]]);
  * ```
  *
  * @throws {WrapperError} naming the file and the line without a space.

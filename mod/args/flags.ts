@@ -9,7 +9,7 @@
  * @module
  */
 
-import { describeError, WrapperError } from "./errors.ts";
+import { describeError, WrapperError } from "../errors.ts";
 
 /**
  * How a flag takes its values: `single` once with exactly one value,
@@ -116,7 +116,8 @@ export interface ParsedCommandLine {
  * @example
  * ```ts
  * import { expandFlagfile } from "./flags.ts";
- * expandFlagfile(["@args"], () => "--\nrustc\n"); // ["--", "rustc"]
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(expandFlagfile(["@args"], () => "--\nrustc\n"), ["--", "rustc"]);
  * ```
  *
  * @throws {WrapperError} naming the flagfile when it can't be read.
@@ -147,9 +148,10 @@ export function expandFlagfile(
  * @example
  * ```ts
  * import { parseCommandLine } from "./flags.ts";
+ * import assert from "node:assert/strict";
  * const parsed = parseCommandLine(["--copy-seed", "a", "b", "--", "rustc", "--version"]);
- * parsed.flags.get("--copy-seed"); // ["a", "b"]
- * parsed.child; // ["rustc", "--version"]
+ * assert.deepEqual(parsed.flags.get("--copy-seed"), ["a", "b"]);
+ * assert.deepEqual(parsed.child, ["rustc", "--version"]);
  * ```
  *
  * @throws {WrapperError} on an unknown flag, a flag with no value, or a
@@ -183,7 +185,8 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
  * @example
  * ```ts
  * import { helpText } from "./flags.ts";
- * helpText("process_wrapper").startsWith("Help for process_wrapper"); // true
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(helpText("process_wrapper").startsWith("Help for process_wrapper"), true);
  * ```
  */
 export function helpText(programName: string): string {

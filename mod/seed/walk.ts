@@ -14,7 +14,8 @@
  * @example
  * ```ts
  * import { isDirectory } from "./walk.ts";
- * isDirectory("/tmp"); // true
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(isDirectory("/tmp"), true);
  * ```
  */
 export function isDirectory(path: string): boolean {
@@ -40,7 +41,15 @@ export interface TreeListing {
  * @example
  * ```ts
  * import { listTree } from "./walk.ts";
- * console.log(listTree("/tmp").files.length);
+ * import assert from "node:assert/strict";
+ * const root = Deno.makeTempDirSync();
+ * Deno.mkdirSync(`${root}/crate/s-1-2-abc`, { recursive: true });
+ * Deno.writeTextFileSync(`${root}/crate/s-1-2-abc/dep-graph.bin`, "");
+ * Deno.symlinkSync("/", `${root}/crate/loop`); // skipped, never followed
+ * assert.deepEqual(listTree(root), {
+ *   directories: ["crate", "crate/s-1-2-abc"],
+ *   files: ["crate/s-1-2-abc/dep-graph.bin"],
+ * });
  * ```
  *
  * @throws the underlying `Deno.errors.*` error, with the failing path in its

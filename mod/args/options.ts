@@ -7,11 +7,10 @@
  * @module
  */
 
-import { WrapperError } from "./errors.ts";
+import { WrapperError } from "../errors.ts";
+import type { RustcOutputFormat } from "../exec/rustc_json.ts";
 import type { ParsedCommandLine } from "./flags.ts";
-
-/** How rustc's JSON diagnostics are shown: the raw JSON line or its `rendered` text. */
-export type RustcOutputFormat = "json" | "rendered";
+import type { Substitution } from "./subst.ts";
 
 /** A `(source, destination)` pair from one of the pair flags. */
 export interface PathPair {
@@ -19,14 +18,6 @@ export interface PathPair {
   readonly source: string;
   /** The second value of the pair. */
   readonly destination: string;
-}
-
-/** One `--subst KEY=VALUE`, VALUE not yet resolved (`${pwd}` stays as written). */
-export interface Substitution {
-  /** The name between `${` and `}`. */
-  readonly key: string;
-  /** What `${key}` is replaced with. */
-  readonly value: string;
 }
 
 /** The default of `--seed-min-mb`, as in rules_rust's `incremental_seed_threshold_mb`. */
@@ -85,8 +76,9 @@ export interface Options {
  * ```ts
  * import { parseCommandLine } from "./flags.ts";
  * import { resolveOptions } from "./options.ts";
+ * import assert from "node:assert/strict";
  * const options = resolveOptions(parseCommandLine(["--subst", "pwd=${pwd}", "--", "rustc"]));
- * options.substitutions; // [{ key: "pwd", value: "${pwd}" }]
+ * assert.deepEqual(options.substitutions, [{ key: "pwd", value: "${pwd}" }]);
  * ```
  *
  * @throws {WrapperError} naming the flag whose value is wrong.

@@ -4,7 +4,8 @@
  * @module
  */
 
-import type { RustcOutputFormat } from "./options.ts";
+/** How rustc's JSON diagnostics are shown: the raw JSON line or its `rendered` text. */
+export type RustcOutputFormat = "json" | "rendered";
 
 /** The verdict on one stderr line. */
 export type LineVerdict =
@@ -26,7 +27,8 @@ const LLVM_FEATURE_WARNING = "is not a recognized feature for this target (ignor
  * @example
  * ```ts
  * import { isLlvmWarning } from "./rustc_json.ts";
- * isLlvmWarning(" WARN rustc_errors::emitter Invalid span"); // true
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(isLlvmWarning(" WARN rustc_errors::emitter Invalid span"), true);
  * ```
  */
 export function isLlvmWarning(line: string): boolean {
@@ -39,7 +41,8 @@ export function isLlvmWarning(line: string): boolean {
  * @example
  * ```ts
  * import { llvmWarningAsJson } from "./rustc_json.ts";
- * JSON.parse(llvmWarningAsJson(" WARN x")).level; // "warning"
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(JSON.parse(llvmWarningAsJson(" WARN x")).level, "warning");
  * ```
  */
 export function llvmWarningAsJson(line: string): string {
@@ -60,8 +63,9 @@ export function llvmWarningAsJson(line: string): string {
  * @example
  * ```ts
  * import { classifyRustcLine } from "./rustc_json.ts";
- * classifyRustcLine('{"rendered":"warning: x\\n"}', "rendered"); // { kind: "print", text: "warning: x\n" }
- * classifyRustcLine('{"$message_type":"artifact","emit":"metadata"}', "json"); // { kind: "metadata" }
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(classifyRustcLine('{"rendered":"warning: x\\n"}', "rendered"), { kind: "print", text: "warning: x\n" });
+ * assert.deepEqual(classifyRustcLine('{"$message_type":"artifact","emit":"metadata"}', "json"), { kind: "metadata" });
  * ```
  */
 export function classifyRustcLine(line: string, format: RustcOutputFormat): LineVerdict {

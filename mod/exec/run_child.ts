@@ -6,12 +6,11 @@
  * @module
  */
 
-import { debug } from "./debug.ts";
-import { describeError, WrapperError } from "./errors.ts";
-import type { Options } from "./options.ts";
-import type { ChildPlan } from "./plan.ts";
-import type { RunIO } from "./run_io.ts";
-import { type ByteSink, pumpStderr, writeAll } from "./stderr_pump.ts";
+import { debug } from "../debug.ts";
+import { describeError, WrapperError } from "../errors.ts";
+import type { ChildPlan } from "../args/plan.ts";
+import { type ByteSink, type RunIO, writeAll } from "./run_io.ts";
+import { pumpStderr } from "./stderr_pump.ts";
 
 /** How the child ended. */
 export interface ChildOutcome {
@@ -32,23 +31,19 @@ const SIGNAL_NUMBERS: Record<(typeof FORWARDED_SIGNALS)[number], number> = {
  *
  * @example
  * ```ts
- * import { runChild } from "./exec.ts";
+ * import { runChild } from "./run_child.ts";
  * import { PROCESS_IO } from "./run_io.ts";
- * const plan = { executable: "/bin/true", args: [], env: {}, paramFiles: [] };
- * const { code } = await runChild(plan, { rustcQuitOnRmeta: false }, PROCESS_IO);
+ * import assert from "node:assert/strict";
+ * const output = { quitOnMetadata: false };
+ * const plan = { executable: "/bin/sh", args: ["-c", "exit 3"], env: {}, paramFiles: [], output };
+ * assert.equal((await runChild(plan, PROCESS_IO)).code, 3);
  * ```
  *
  * @throws {WrapperError} when an output file can't be opened, the child can't
  * be started, or its stderr is not the JSON that `--rustc-output-format` expects.
  */
-export async function runChild(
-  plan: ChildPlan,
-  options: Pick<
-    Options,
-    "stdoutFile" | "stderrFile" | "outputFile" | "rustcOutputFormat" | "rustcQuitOnRmeta"
-  >,
-  io: RunIO,
-): Promise<ChildOutcome> {
+export async function runChild(plan: ChildPlan, io: RunIO): Promise<ChildOutcome> {
+  const options = plan.output;
   const opened: Deno.FsFile[] = [];
   const open = (path: string | undefined, flag: string) => {
     if (path === undefined) return undefined;
@@ -112,8 +107,8 @@ export async function runChild(
       const outcome = await pumpStderr(child.stderr, {
         forward: (stderrFile ?? io.childStderr) as ByteSink,
         raw: outputFile,
-        format: options.rustcOutputFormat,
-        quitOnMetadata: options.rustcQuitOnRmeta,
+        format: options.format,
+        quitOnMetadata: options.quitOnMetadata,
       });
       if (outcome.stoppedAtMetadata) {
         debug("metadata emitted: killing the child");

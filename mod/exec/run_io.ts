@@ -6,7 +6,35 @@
  * @module
  */
 
-import type { ByteSink } from "./stderr_pump.ts";
+/** Where bytes go; `write` may write fewer bytes than given, as `Deno.FsFile` does. */
+export interface ByteSink {
+  /** Writes some of `bytes`, returning how many. */
+  write(bytes: Uint8Array): Promise<number>;
+}
+
+/**
+ * Writes all of `bytes` to `sink`.
+ *
+ * @example
+ * ```ts
+ * import { writeAll } from "./run_io.ts";
+ * import assert from "node:assert/strict";
+ * const written: number[] = [];
+ * // A sink that takes at most 2 bytes a call, as a pipe may take part of a write.
+ * const sink = {
+ *   write(bytes: Uint8Array) {
+ *     written.push(...bytes.subarray(0, 2));
+ *     return Promise.resolve(Math.min(2, bytes.length));
+ *   },
+ * };
+ * await writeAll(sink, new TextEncoder().encode("hello"));
+ * assert.equal(new TextDecoder().decode(new Uint8Array(written)), "hello");
+ * ```
+ */
+export async function writeAll(sink: ByteSink, bytes: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) offset += await sink.write(bytes.subarray(offset));
+}
 
 /** The streams and controls of one wrapper run. */
 export interface RunIO {
@@ -30,7 +58,8 @@ export interface RunIO {
  * @example
  * ```ts
  * import { PROCESS_IO } from "./run_io.ts";
- * PROCESS_IO.warn("process wrapper: hello");
+ * import assert from "node:assert/strict";
+ * assert.equal(PROCESS_IO.stdin, "inherit");
  * ```
  */
 export const PROCESS_IO: RunIO = {

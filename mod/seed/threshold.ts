@@ -13,7 +13,8 @@ const BYTES_PER_MIB = 1024 * 1024;
  * @example
  * ```ts
  * import { thresholdBytes } from "./threshold.ts";
- * thresholdBytes(20); // 20971520
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(thresholdBytes(20), 20971520);
  * ```
  */
 export function thresholdBytes(minMb: number): number {
@@ -27,8 +28,9 @@ export function thresholdBytes(minMb: number): number {
  * @example
  * ```ts
  * import { isBelowThreshold } from "./threshold.ts";
- * isBelowThreshold(1024 * 1024 - 1, 1); // true
- * isBelowThreshold(1024 * 1024, 1); // false
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(isBelowThreshold(1024 * 1024 - 1, 1), true);
+ * assert.deepEqual(isBelowThreshold(1024 * 1024, 1), false);
  * ```
  */
 export function isBelowThreshold(totalBytes: number, minMb: number): boolean {

@@ -9,28 +9,8 @@
  * @module
  */
 
-import type { RustcOutputFormat } from "./options.ts";
-import { classifyRustcLine } from "./rustc_json.ts";
-
-/** Where bytes go; `write` may write fewer bytes than given, as `Deno.FsFile` does. */
-export interface ByteSink {
-  /** Writes some of `bytes`, returning how many. */
-  write(bytes: Uint8Array): Promise<number>;
-}
-
-/**
- * Writes all of `bytes` to `sink`.
- *
- * @example
- * ```ts
- * import { writeAll } from "./stderr_pump.ts";
- * await writeAll(Deno.stderr, new TextEncoder().encode("hello\n"));
- * ```
- */
-export async function writeAll(sink: ByteSink, bytes: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < bytes.length) offset += await sink.write(bytes.subarray(offset));
-}
+import { type ByteSink, writeAll } from "./run_io.ts";
+import { classifyRustcLine, type RustcOutputFormat } from "./rustc_json.ts";
 
 /** How to pump one child's stderr. */
 export interface PumpOptions {
@@ -83,8 +63,21 @@ function chunkReader(reader: ReadableStreamBYOBReader): ChunkReader {
  * @example
  * ```ts
  * import { pumpStderr } from "./stderr_pump.ts";
- * const child = new Deno.Command("rustc", { args: ["--version"], stderr: "piped" }).spawn();
- * await pumpStderr(child.stderr, { forward: Deno.stderr, quitOnMetadata: false });
+ * import assert from "node:assert/strict";
+ * const lines = ['{"rendered":"warning: x\\n"}', '{"$message_type":"artifact","emit":"link"}'];
+ * const script = `printf '%s\\n' '${lines.join("' '")}' >&2`;
+ * const child = new Deno.Command("/bin/sh", { args: ["-c", script], stderr: "piped" }).spawn();
+ * let printed = "";
+ * const forward = {
+ *   write(bytes: Uint8Array) {
+ *     printed += new TextDecoder().decode(bytes);
+ *     return Promise.resolve(bytes.length);
+ *   },
+ * };
+ * const outcome = await pumpStderr(child.stderr, { forward, format: "rendered", quitOnMetadata: false });
+ * await child.status;
+ * assert.equal(printed, "warning: x\n");
+ * assert.equal(outcome.stoppedAtMetadata, false);
  * ```
  */
 export async function pumpStderr(

@@ -7,10 +7,17 @@
  * @module
  */
 
-import { describeError, WrapperError } from "./errors.ts";
+import { describeError, WrapperError } from "../errors.ts";
+import type { RustcOutputFormat } from "../exec/rustc_json.ts";
 import { parseEnvFile, parseStatusFile, splitLogicalLines } from "./lines.ts";
-import type { Options, Substitution } from "./options.ts";
-import { bazelDirectories, resolveSubstitutions, stamp, substitute } from "./subst.ts";
+import type { Options } from "./options.ts";
+import {
+  bazelDirectories,
+  resolveSubstitutions,
+  stamp,
+  substitute,
+  type Substitution,
+} from "./subst.ts";
 
 /** The reads a plan needs from the world, injected so planning can be tested without files. */
 export interface PlanHost {
@@ -42,6 +49,22 @@ export interface ChildPlan {
   readonly env: Readonly<Record<string, string>>;
   /** The expanded `@param` files to write before the child starts. */
   readonly paramFiles: readonly PlannedFile[];
+  /** Where its output goes and how its stderr is processed. */
+  readonly output: ChildOutput;
+}
+
+/** Where the child's output goes, and how its stderr is processed. */
+export interface ChildOutput {
+  /** `--stdout-file`: the child's stdout is this file. */
+  readonly stdoutFile?: string;
+  /** `--stderr-file`: the processed stderr goes here. */
+  readonly stderrFile?: string;
+  /** `--output-file`: every raw stderr byte is also copied here. */
+  readonly outputFile?: string;
+  /** `--rustc-output-format`: process rustc's JSON diagnostics. */
+  readonly format?: RustcOutputFormat;
+  /** `--rustc-quit-on-rmeta true`: stop the child once its metadata is written. */
+  readonly quitOnMetadata: boolean;
 }
 
 const ALLOW_FEATURES_FLAG = "-Zallow-features=";
@@ -53,8 +76,9 @@ const ALLOW_FEATURES_FLAG = "-Zallow-features=";
  * @example
  * ```ts
  * import { isAllowFeaturesFlag } from "./plan.ts";
- * isAllowFeaturesFlag("-Zallow-features=foo"); // true
- * isAllowFeaturesFlag("-Zunstable-options"); // false
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(isAllowFeaturesFlag("-Zallow-features=foo"), true);
+ * assert.deepEqual(isAllowFeaturesFlag("-Zunstable-options"), false);
  * ```
  */
 export function isAllowFeaturesFlag(arg: string): boolean {
@@ -69,9 +93,10 @@ export function isAllowFeaturesFlag(arg: string): boolean {
  * import { planChild } from "./plan.ts";
  * import { parseCommandLine } from "./flags.ts";
  * import { resolveOptions } from "./options.ts";
+ * import assert from "node:assert/strict";
  * const options = resolveOptions(parseCommandLine(["--subst", "pwd=${pwd}", "--", "rustc", "${pwd}/lib.rs"]));
  * const host = { cwd: "/w", env: {}, readTextFile: () => "", realPath: () => undefined };
- * planChild(options, host).args; // ["/w/lib.rs"]
+ * assert.deepEqual(planChild(options, host).args, ["/w/lib.rs"]);
  * ```
  *
  * @throws {WrapperError} naming the flag and file that can't be read or parsed.
@@ -118,7 +143,14 @@ export function planChild(options: Options, host: PlanHost): ChildPlan {
     throw new WrapperError("at least one argument after -- is required (the child process path)");
   }
   const [executable, ...rest] = args;
-  return { executable, args: rest, env, paramFiles: expander.files };
+  const output: ChildOutput = {
+    stdoutFile: options.stdoutFile,
+    stderrFile: options.stderrFile,
+    outputFile: options.outputFile,
+    format: options.rustcOutputFormat,
+    quitOnMetadata: options.rustcQuitOnRmeta,
+  };
+  return { executable, args: rest, env, paramFiles: expander.files, output };
 }
 
 function statusOf(

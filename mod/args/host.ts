@@ -15,7 +15,8 @@ let startupEnv: Record<string, string> | undefined;
  * @example
  * ```ts
  * import { systemHost } from "./host.ts";
- * systemHost().cwd === Deno.cwd(); // true
+ * import assert from "node:assert/strict";
+ * assert.equal(systemHost().cwd, Deno.cwd());
  * ```
  */
 export function systemHost(): PlanHost {

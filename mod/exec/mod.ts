@@ -1,0 +1,28 @@
+/**
+ * Running the child and everything around it: spawning, signals and the exit
+ * code (`run_child.ts`), streaming stderr (`stderr_pump.ts`) through the
+ * rustc JSON policy (`rustc_json.ts`), where a run's output goes
+ * (`run_io.ts`), and the files written before and after the child
+ * (`output_files.ts`: expanded param files, touch and copy markers, Bazel's
+ * unused-inputs list).
+ *
+ * @module
+ */
+
+export { type ChildOutcome, runChild } from "./run_child.ts";
+export { type PumpOptions, type PumpOutcome, pumpStderr } from "./stderr_pump.ts";
+export {
+  classifyRustcLine,
+  isLlvmWarning,
+  type LineVerdict,
+  llvmWarningAsJson,
+  type RustcOutputFormat,
+} from "./rustc_json.ts";
+export { type ByteSink, PROCESS_IO, type RunIO, writeAll } from "./run_io.ts";
+export {
+  copyOutput,
+  touchFile,
+  unusedInputsContent,
+  writePlannedFiles,
+  writeUnusedInputs,
+} from "./output_files.ts";

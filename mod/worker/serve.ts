@@ -1,0 +1,186 @@
+/**
+ * The persistent worker: serves Bazel's JSON worker protocol on stdin and
+ * stdout, nothing else on stdout. Each request is one whole wrapper run,
+ * handled exactly as a one-shot process would handle the same command line.
+ *
+ * Requests run concurrently (multiplex). A request with a `sandboxDir` runs
+ * alone, inside that directory: a process has one working directory, and the
+ * wrapper's paths and `${pwd}` are relative to it.
+ *
+ * @module
+ */
+
+import { MESSAGE_PREFIX } from "../errors.ts";
+import { type ByteSink, type RunIO, writeAll } from "../exec/run_io.ts";
+import { jsonObjects, parseWorkRequest, type WorkRequest, type WorkResponse } from "./protocol.ts";
+
+/** Runs one wrapper command line with the given I/O and returns its exit code. */
+export type RunWrapper = (argv: readonly string[], io: RunIO) => Promise<number>;
+
+/** The worker's streams, injectable for tests. */
+export interface WorkerStreams {
+  /** Requests. */
+  readonly input: ReadableStream<Uint8Array>;
+  /** Response lines. */
+  readonly output: ByteSink;
+  /** The worker's own lines: one per request served, and why it stopped (Bazel's worker log). */
+  readonly log: (line: string) => void;
+}
+
+/** Collects a run's output, in order, as bytes. */
+class OutputBuffer implements ByteSink {
+  readonly #chunks: Uint8Array[] = [];
+  readonly #encoder = new TextEncoder();
+
+  write(bytes: Uint8Array): Promise<number> {
+    this.#chunks.push(bytes.slice());
+    return Promise.resolve(bytes.length);
+  }
+
+  line(text: string): void {
+    this.#chunks.push(this.#encoder.encode(`${text}\n`));
+  }
+
+  text(): string {
+    const decoder = new TextDecoder();
+    return this.#chunks.map((chunk) => decoder.decode(chunk, { stream: true })).join("") +
+      decoder.decode();
+  }
+}
+
+/**
+ * Lets many shared holders in at once, or one exclusive holder alone: runs in
+ * the worker's directory share it; a run in a sandbox directory changes it.
+ */
+class DirectoryLock {
+  #shared = 0;
+  #exclusive = false;
+  #waiters: (() => void)[] = [];
+
+  async run<T>(exclusive: boolean, body: () => Promise<T>): Promise<T> {
+    while (this.#exclusive || (exclusive && this.#shared > 0)) {
+      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    }
+    if (exclusive) this.#exclusive = true;
+    else this.#shared++;
+    try {
+      return await body();
+    } finally {
+      if (exclusive) this.#exclusive = false;
+      else this.#shared--;
+      for (const wake of this.#waiters.splice(0)) wake();
+    }
+  }
+}
+
+/**
+ * Serves requests from `streams.input` until it ends, then waits for the runs
+ * in flight. Returns the worker's exit code: 0, or 1 after a line whose
+ * request id can't be read (no response can be addressed, so the worker stops
+ * rather than leave Bazel waiting).
+ *
+ * @example
+ * ```ts ignore
+ * // Serves this process's stdin until it ends (what `main.ts --persistent_worker` does).
+ * import { serveWorker } from "./serve.ts";
+ * import { runOnce } from "../../main.ts";
+ * Deno.exit(await serveWorker([], runOnce));
+ * ```
+ */
+export async function serveWorker(
+  startupArgs: readonly string[],
+  run: RunWrapper,
+  streams: WorkerStreams = {
+    input: Deno.stdin.readable,
+    output: Deno.stdout,
+    log: (line) => console.error(line),
+  },
+): Promise<number> {
+  const encoder = new TextEncoder();
+  let writing = Promise.resolve();
+  // One write per response, one response at a time: lines never interleave.
+  const respond = (response: WorkResponse) => {
+    const bytes = encoder.encode(JSON.stringify(response) + "\n");
+    writing = writing.then(() => writeAll(streams.output, bytes));
+    return writing;
+  };
+  const inFlight = new Map<number, AbortController>();
+  const running = new Set<Promise<void>>();
+  const lock = new DirectoryLock();
+  const home = Deno.cwd();
+
+  const handle = async (request: WorkRequest) => {
+    const cancel = new AbortController();
+    inFlight.set(request.requestId, cancel);
+    const output = new OutputBuffer();
+    const io: RunIO = {
+      childStdout: output,
+      childStderr: output,
+      warn: (line) => output.line(line),
+      stdin: "null",
+      forwardSignals: false,
+      cancel: cancel.signal,
+    };
+    const { sandboxDir } = request;
+    let exitCode: number;
+    try {
+      exitCode = await lock.run(sandboxDir !== undefined, async () => {
+        if (sandboxDir !== undefined) Deno.chdir(sandboxDir);
+        try {
+          return await run([...startupArgs, ...request.arguments], io);
+        } finally {
+          if (sandboxDir !== undefined) Deno.chdir(home);
+        }
+      });
+    } catch (error) {
+      // A bug in one run must not take the worker, or any other run, down.
+      output.line(
+        `${MESSAGE_PREFIX}: internal error: ${error instanceof Error ? error.stack : error}`,
+      );
+      exitCode = 1;
+    } finally {
+      inFlight.delete(request.requestId);
+    }
+    await respond({
+      exitCode,
+      output: output.text(),
+      requestId: request.requestId,
+      ...(cancel.signal.aborted ? { wasCancelled: true } : {}),
+    });
+    streams.log(
+      `${MESSAGE_PREFIX} worker ${Deno.pid}: request ${request.requestId} exit ${exitCode}` +
+        (cancel.signal.aborted ? " (cancelled)" : ""),
+    );
+  };
+
+  let status = 0;
+  for await (const text of jsonObjects(streams.input)) {
+    const request = parseWorkRequest(text);
+    if ("error" in request) {
+      if (request.requestId === undefined) {
+        streams.log(`${MESSAGE_PREFIX} worker: unreadable request, stopping: ${request.error}`);
+        status = 1;
+        break;
+      }
+      await respond({
+        exitCode: 1,
+        output: `${MESSAGE_PREFIX} worker: bad request: ${request.error}\n`,
+        requestId: request.requestId,
+      });
+      continue;
+    }
+    if (request.cancel) {
+      // A request already answered is not answered twice.
+      inFlight.get(request.requestId)?.abort();
+      continue;
+    }
+    const done = handle(request);
+    running.add(done);
+    done.finally(() => running.delete(done));
+    // A singleplex worker (id 0) serves one request at a time, as Bazel expects.
+    if (request.requestId === 0) await done;
+  }
+  await Promise.all(running);
+  await writing;
+  return status;
+}

@@ -14,7 +14,9 @@
  */
 
 import { WrapperError, wrapperErrorLine } from "./mod/errors.ts";
+import type { StoreLease } from "./mod/store/mod.ts";
 import {
+  type ChildPlan,
   expandFlagfile,
   helpText,
   type Options,
@@ -81,7 +83,11 @@ export async function runOnce(argv: readonly string[], io: RunIO): Promise<numbe
     if (plan === undefined) return 0;
 
     writePlannedFiles(plan.paramFiles);
-    const { code } = await runChild(plan, io);
+    using store = await leaseStore(plan, io);
+    const { code } = await runChild(
+      store ? { ...plan, args: [...plan.args, `-Cincremental=${store.directory}`] } : plan,
+      io,
+    );
     if (code === 0) {
       if (options.touchFile !== undefined) touchFile(options.touchFile);
       if (options.copyOutput !== undefined) copyOutput(options.copyOutput);
@@ -93,6 +99,17 @@ export async function runOnce(argv: readonly string[], io: RunIO): Promise<numbe
     io.warn(wrapperErrorLine(error));
     return 1;
   }
+}
+
+/** The store is loaded only by the command lines that use one. */
+async function leaseStore(plan: ChildPlan, io: RunIO): Promise<StoreLease | undefined> {
+  if (plan.incrementalStore === undefined) return undefined;
+  const { leaseIncrementalStore } = await import("./mod/store/mod.ts");
+  return await leaseIncrementalStore(
+    plan.incrementalStore,
+    [plan.executable, ...plan.args],
+    io.warn,
+  );
 }
 
 /** Seeding is loaded only by the command lines that seed. */

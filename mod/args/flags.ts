@@ -48,6 +48,12 @@ export const FLAG_DEFINITIONS: readonly FlagDefinition[] = [
     kind: "single",
     help: "true: do the pre-child work (seeding) and exit 0 without running a child.",
   },
+  {
+    name: "--incremental-store",
+    kind: "single",
+    help: "DIR: keep rustc's incremental state in DIR across runs (locked, keyed by the child's " +
+      "command line; ${KEY} substituted); appends -Cincremental. Problems start cold.",
+  },
   { name: "--out-dir", kind: "single", help: "Set OUT_DIR=${pwd}/PATH and ${out_dir}=PATH." },
   { name: "--output-file", kind: "single", help: "Log all unprocessed child stderr to this file." },
   {

@@ -67,6 +67,8 @@ export interface Options {
   readonly writeUnusedInputs?: PathPair;
   /** `--exit-early true`. */
   readonly exitEarly: boolean;
+  /** `--incremental-store DIR`, `${KEY}`s not yet substituted. */
+  readonly incrementalStore?: string;
 }
 
 /**
@@ -133,6 +135,7 @@ export function resolveOptions(parsed: ParsedCommandLine): Options {
     seedReport: single("--seed-report"),
     writeUnusedInputs: pairOf(parsed, "--write-unused-inputs"),
     exitEarly,
+    incrementalStore: single("--incremental-store"),
   };
 }
 

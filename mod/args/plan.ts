@@ -51,6 +51,8 @@ export interface ChildPlan {
   readonly paramFiles: readonly PlannedFile[];
   /** Where its output goes and how its stderr is processed. */
   readonly output: ChildOutput;
+  /** `--incremental-store`, substituted: rustc's persistent incremental state. */
+  readonly incrementalStore?: string;
 }
 
 /** Where the child's output goes, and how its stderr is processed. */
@@ -150,7 +152,10 @@ export function planChild(options: Options, host: PlanHost): ChildPlan {
     format: options.rustcOutputFormat,
     quitOnMetadata: options.rustcQuitOnRmeta,
   };
-  return { executable, args: rest, env, paramFiles: expander.files, output };
+  const incrementalStore = options.incrementalStore === undefined
+    ? undefined
+    : substitute(options.incrementalStore, substitutions);
+  return { executable, args: rest, env, paramFiles: expander.files, output, incrementalStore };
 }
 
 function statusOf(

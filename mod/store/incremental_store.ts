@@ -1,0 +1,118 @@
+/**
+ * A persistent home for one crate's rustc incremental state, outside Bazel's
+ * outputs: no seed action, no tree artifact, nothing for a cache to store.
+ * rustc reuses its state only from the same working directory, so the
+ * actions using a store run unsandboxed or in a persistent worker, both in
+ * the execroot.
+ *
+ * Safety rules, each enforced here:
+ * - **Keyed.** The integration names one store per label and configuration;
+ *   the store also remembers a digest of the child's command line (`key`),
+ *   and empties itself when that changes, so changed flags never meet old
+ *   state and disk stays bounded (rustc keeps two sessions).
+ * - **One user at a time.** An exclusive `flock` on `lock` is held while
+ *   the child runs; another process or worker request waits for it.
+ * - **Sound after a crash or restart.** Nothing is kept in memory: the lock
+ *   dies with its process, and rustc ignores an unfinished (`-working`)
+ *   session it finds.
+ * - **Never fatal.** Any problem is one line, and the child runs without
+ *   `-Cincremental`, i.e. exactly a non-incremental build.
+ *
+ * @module
+ */
+
+import { describeError, wrapperMessage } from "../errors.ts";
+
+/** A store held for one run; dispose it once the child has exited. */
+export interface StoreLease extends Disposable {
+  /** rustc's `-Cincremental` directory inside the store. */
+  readonly directory: string;
+  /** Whether the state from an earlier run was kept (same key), or the store started empty. */
+  readonly kept: boolean;
+}
+
+/**
+ * The key of a child command line: a SHA-256 hex digest of its words.
+ *
+ * @example
+ * ```ts
+ * import { storeKey } from "./incremental_store.ts";
+ * import assert from "node:assert/strict";
+ * const key = await storeKey(["rustc", "lib.rs", "-Copt-level=0"]);
+ * assert.equal(key.length, 64);
+ * assert.notEqual(key, await storeKey(["rustc", "lib.rs", "-Copt-level=1"]));
+ * ```
+ */
+export async function storeKey(argv: readonly string[]): Promise<string> {
+  const digest = await crypto.subtle.digest(
+    "SHA-256",
+    new TextEncoder().encode(JSON.stringify(argv)),
+  );
+  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Takes the store at `root` for a child run with command line `argv`:
+ * creates it if missing, waits for its lock, and empties it when `argv`'s
+ * key differs from the one it holds. Returns `undefined` after one `warn`
+ * line when the store cannot be used.
+ *
+ * @example
+ * ```ts
+ * import { leaseIncrementalStore } from "./incremental_store.ts";
+ * import assert from "node:assert/strict";
+ * const root = `${Deno.makeTempDirSync()}/lib.store`;
+ * {
+ *   using lease = (await leaseIncrementalStore(root, ["rustc", "lib.rs"], console.error))!;
+ *   assert.equal(lease.directory, `${root}/incr`);
+ *   assert.equal(lease.kept, false); // a new store
+ *   Deno.mkdirSync(lease.directory); // what rustc does
+ * }
+ * using again = (await leaseIncrementalStore(root, ["rustc", "lib.rs"], console.error))!;
+ * assert.equal(again.kept, true);
+ * ```
+ */
+export async function leaseIncrementalStore(
+  root: string,
+  argv: readonly string[],
+  warn: (line: string) => void,
+): Promise<StoreLease | undefined> {
+  let lock: Deno.FsFile | undefined;
+  try {
+    Deno.mkdirSync(root, { recursive: true });
+    lock = await Deno.open(`${root}/lock`, { read: true, write: true, create: true, mode: 0o600 });
+    await lock.lock(true);
+    const key = await storeKey(argv);
+    const directory = `${root}/incr`;
+    const kept = readKey(`${root}/key`) === key;
+    if (!kept) {
+      removeIfPresent(directory);
+      Deno.writeTextFileSync(`${root}/key`, `${key}\n`);
+    }
+    const held = lock;
+    return { directory, kept, [Symbol.dispose]: () => held.close() };
+  } catch (error) {
+    lock?.close();
+    warn(wrapperMessage(
+      `incremental store ${root} unusable (${describeError(error)}): ` +
+        "compiling without incremental state",
+    ));
+    return undefined;
+  }
+}
+
+function removeIfPresent(path: string): void {
+  try {
+    Deno.removeSync(path, { recursive: true });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+}
+
+function readKey(path: string): string | undefined {
+  try {
+    return Deno.readTextFileSync(path).trim();
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * `--incremental-store DIR`: rustc's incremental state kept in a directory
+ * of the wrapper's across runs, with real rustc. Reuse is read from the
+ * files rustc leaves: a reused `.o` of the newest session is a hard link of
+ * the previous session's.
+ */
+
+import assert from "node:assert/strict";
+import { runWrapper, RUSTC, tempDir, writeScript } from "./helpers.ts";
+import { editOneFunction, writeCrate } from "../fixtures/gen_crate.ts";
+import { sessionReuse } from "../fixtures/rustc_reuse.ts";
+
+const SHAPE = { modules: 4, functionsPerModule: 30 };
+
+function compile(store: string, extra: readonly string[] = []): string[] {
+  return [
+    "--incremental-store",
+    store,
+    "--",
+    RUSTC!,
+    "--crate-type=rlib",
+    "--crate-name=gen",
+    "src/lib.rs",
+    "--emit=link",
+    "--out-dir=out",
+    ...extra,
+  ];
+}
+
+Deno.test({
+  name: "a store keeps rustc's state between runs: an edit reuses the previous session's objects",
+  ignore: RUSTC === undefined,
+  async fn() {
+    await using dir = await tempDir();
+    const work = dir.path;
+    writeCrate(`${work}/src`, SHAPE);
+    const first = await runWrapper(["--subst", "pwd=${pwd}", ...compile("${pwd}/store/gen")], {
+      cwd: work,
+    });
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(sessionReuse(`${work}/store/gen/incr`).sessions, 1);
+
+    editOneFunction(`${work}/src`, 2);
+    const second = await runWrapper(["--subst", "pwd=${pwd}", ...compile("${pwd}/store/gen")], {
+      cwd: work,
+    });
+    assert.equal(second.code, 0, second.stderr);
+    const reuse = sessionReuse(`${work}/store/gen/incr`);
+    assert.equal(reuse.sessions, 2);
+    assert.ok(reuse.objects > 1);
+    assert.ok(reuse.reused >= reuse.objects - 1, JSON.stringify(reuse));
+  },
+});
+
+Deno.test({
+  name: "a changed command line empties the store: old state never meets new flags",
+  ignore: RUSTC === undefined,
+  async fn() {
+    await using dir = await tempDir();
+    const work = dir.path;
+    writeCrate(`${work}/src`, SHAPE);
+    assert.equal((await runWrapper(compile(`${work}/store`), { cwd: work })).code, 0);
+    const changed = await runWrapper(compile(`${work}/store`, ["-Copt-level=1"]), { cwd: work });
+    assert.equal(changed.code, 0, changed.stderr);
+    // One session: the first run's was removed with its key, not left beside the new one.
+    const state = sessionReuse(`${work}/store/incr`);
+    assert.equal(state.sessions, 1);
+    assert.equal(state.reused, 0);
+  },
+});
+
+Deno.test("the child gets -Cincremental=<store>/incr last, and waits while another run holds the store", async () => {
+  await using dir = await tempDir();
+  const child = writeScript(dir.path, "child.sh", 'printf "%s\\n" "$@"; sleep 0.5');
+  const args = ["--incremental-store", `${dir.path}/store`, "--", child, "a"];
+  const started = performance.now();
+  const [one, two] = await Promise.all([runWrapper(args), runWrapper(args)]);
+  assert.equal(one.stdout, `a\n-Cincremental=${dir.path}/store/incr\n`);
+  assert.equal(two.stdout, one.stdout);
+  // Each child sleeps 0.5 s holding the lock: together, they take one after the other.
+  assert.ok(performance.now() - started >= 1000);
+});
+
+Deno.test("a store that cannot be made is one line, and the child runs without -Cincremental", async () => {
+  await using dir = await tempDir();
+  Deno.writeTextFileSync(`${dir.path}/file`, "in the way");
+  const child = writeScript(dir.path, "child.sh", 'printf "%s\\n" "$@"');
+  const result = await runWrapper([
+    "--incremental-store",
+    `${dir.path}/file/store`,
+    "--",
+    child,
+    "a",
+  ]);
+  assert.equal(result.code, 0);
+  assert.equal(result.stdout, "a\n");
+  assert.match(
+    result.stderr,
+    /^process wrapper: incremental store .*\/file\/store unusable \(.*\): compiling without incremental state\n$/,
+  );
+  assert.equal(Deno.readTextFileSync(`${dir.path}/file`), "in the way");
+});

@@ -4,15 +4,18 @@
  *
  * 1. wrapper overhead per action: `main.ts -- /bin/true` against `deno run`
  *    of an empty script and against `/bin/true` (medians);
- * 2. seeding throughput: 1k/10k/100k-file trees and a real rustc
- *    incremental directory, the wrapper against `cp -al`;
- * 3. JSON diagnostics throughput and peak memory, 50k against 200k lines;
- * 4. the incremental payoff on a generated ~40k-line crate, one-shot and
+ * 2. a persistent worker's cost per request against a one-shot process;
+ * 3. the incremental payoff on a generated ~40k-line crate, one-shot and
  *    through a persistent worker;
- * 5. a persistent worker's cost per request against a one-shot process.
+ * 4. seeding throughput: 1k/10k/100k-file trees and a real rustc
+ *    incremental directory, the wrapper against `cp -al`;
+ * 5. JSON diagnostics throughput and peak memory;
+ * 6. the edit loop under the real Bazel (`bazel_edit_loop.ts`): a chain of
+ *    five crates, every mode against incremental=false, cargo and plain rustc.
  *
- * `BENCH_QUICK=1` runs smaller sizes (for a smoke run); `BENCH_RESULTS=FILE`
- * writes the raw numbers there instead.
+ * `BENCH_QUICK=1` runs smaller sizes (for a smoke run) and writes its raw
+ * numbers to a temporary file unless `BENCH_RESULTS=FILE` says where: a
+ * quick run never overwrites the committed results.
  *
  * @module
  */
@@ -20,16 +23,23 @@
 import { editOneFunction, writeCrate } from "../fixtures/gen_crate.ts";
 import { compileActionArgs, seedActionArgs } from "../fixtures/pr3925_args.ts";
 import { listTree } from "../mod/seed/mod.ts";
+import { bazelEditLoop } from "./bazel_edit_loop.ts";
 import { WorkerClient } from "./worker_client.ts";
 
 const MAIN_TS = new URL("../main.ts", import.meta.url).pathname;
-const RESULTS = Deno.env.get("BENCH_RESULTS") ??
-  new URL("./results/latest.json", import.meta.url).pathname;
 const QUICK = Deno.env.get("BENCH_QUICK") === "1";
+const RESULTS = Deno.env.get("BENCH_RESULTS") ??
+  (QUICK
+    ? `${Deno.makeTempDirSync({ prefix: "pw-bench-quick-" })}/results.json`
+    : new URL("./results/latest.json", import.meta.url).pathname);
 const PATH = `${Deno.env.get("PATH")}:${Deno.env.get("HOME")}/.cargo/bin`;
 const results: Record<string, unknown> = {
   deno: Deno.version.deno,
   date: new Date().toISOString(),
+  machine: `${Deno.build.target}, ${navigator.hardwareConcurrency} cores, ${
+    Math.round(Deno.systemMemoryInfo().total / 2 ** 30)
+  } GiB`,
+  quick: QUICK,
 };
 
 function median(values: number[]): number {
@@ -157,7 +167,7 @@ async function workerOverhead(): Promise<void> {
     .medians_ms["main.ts -- /bin/true"];
   const [w, f] = [median(perRequest), median(floor)];
   results.worker = { requests, per_request_ms: perRequest, spawn_floor_ms: floor };
-  console.log(`\n5. Persistent worker, \`-- /bin/true\` per request (median of ${requests})`);
+  console.log(`\n2. Persistent worker, \`-- /bin/true\` per request (median of ${requests})`);
   console.log(`   one-shot wrapper process        ${oneShot.toFixed(2)} ms`);
   console.log(`   worker request (round trip)     ${w.toFixed(2)} ms (target < 1.5 ms)`);
   console.log(`   of which Deno spawning the child ${f.toFixed(2)} ms (in-process floor)`);
@@ -176,7 +186,7 @@ function makeFlatTree(root: string, files: number): void {
 async function seedThroughput(rustcIncr: string): Promise<void> {
   const sizes = QUICK ? [1000, 10000] : [1000, 10000, 100000];
   const rows: Record<string, unknown>[] = [];
-  console.log("\n2. Seeding throughput (files/s; wrapper includes its process start)");
+  console.log("\n4. Seeding throughput (files/s; wrapper includes its process start)");
   console.log(
     "   tree             files   wrapper     in-process  cp -al      wrapper/cp (paired median)",
   );
@@ -239,7 +249,7 @@ async function seedThroughput(rustcIncr: string): Promise<void> {
 }
 
 async function jsonThroughput(): Promise<void> {
-  console.log("\n4. JSON diagnostics throughput (--rustc-output-format rendered)");
+  console.log("\n5. JSON diagnostics throughput (--rustc-output-format rendered)");
   const dir = await Deno.makeTempDir({ prefix: "pw-bench-json-" });
   const rows: Record<string, unknown>[] = [];
   // Every line distinct (as a real build's are), made by the child as it writes them.
@@ -382,6 +392,15 @@ try {
   const incr = await incrementalPayoff(payoffDir);
   await seedThroughput(incr);
   await jsonThroughput();
+  console.log("\n6. The edit loop under Bazel: one-line edit in the big crate of a chain");
+  const editLoopDir = await Deno.makeTempDir({ prefix: "pw-bench-bazel-" });
+  try {
+    results.bazel_edit_loop = await bazelEditLoop(editLoopDir, QUICK);
+  } finally {
+    await new Deno.Command("sh", {
+      args: ["-c", `chmod -R u+w '${editLoopDir}'; rm -rf '${editLoopDir}'`],
+    }).output();
+  }
   Deno.mkdirSync(RESULTS.slice(0, RESULTS.lastIndexOf("/")) || "/", { recursive: true });
   Deno.writeTextFileSync(RESULTS, JSON.stringify(results, null, 2) + "\n");
   console.log(`\nraw numbers: ${RESULTS}`);

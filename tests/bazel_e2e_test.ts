@@ -7,57 +7,29 @@
  */
 
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
+import {
+  bazelBuild,
+  bazelCommand,
+  type BazelRunner,
+  ensureBazel,
+  outputBase,
+  REPO,
+  type Spawn,
+  WRAPPER_FILES,
+} from "../fixtures/bazel.ts";
 import { editOneFunction, writeCrate } from "../fixtures/gen_crate.ts";
 import { sessionReuse } from "../fixtures/rustc_reuse.ts";
-import { run, RUSTC, tempDir, which } from "./helpers.ts";
+import { run, RUSTC, tempDir } from "./helpers.ts";
 import { canRunUnprivileged, NOBODY, prepareUnprivileged } from "./unprivileged.ts";
 
-const REPO = fileURLToPath(new URL("..", import.meta.url));
-/** What a consuming workspace needs of this repository. */
-const WRAPPER_FILES = [
-  "main.ts",
-  "deno.json",
-  "mod",
-  "BUILD.bazel",
-  "WORKSPACE",
-  "tools",
-  "rust_incremental",
-];
 const BUILD_TIMEOUT_MS = 120_000;
-const INCREMENTAL = [
-  "--//settings:incremental=true",
-  "--//settings:incremental_seed_threshold_mb=0",
-];
-
-/** One spawn from Bazel's `--execution_log_json_file`. */
-interface Spawn {
-  commandArgs: string[];
-  mnemonic: string;
-  runner: string;
-  listedOutputs?: string[];
-}
-
-function parseExecutionLog(text: string): Spawn[] {
-  // Bazel writes one pretty-printed JSON object per spawn, back to back.
-  return text.trim() === "" ? [] : JSON.parse(`[${text.replaceAll("\n}{\n", "\n},{\n")}]`);
-}
+/** The default incremental mode: the wrapper's store. */
+const INCREMENTAL = ["--//settings:incremental=true"];
+/** rules_rust PR 3925's design: seed actions and tree artifacts. */
+const TREE = ["--//settings:incremental=true", "--//settings:incremental_mode=tree"];
 
 const count = (spawns: Spawn[], mnemonic: string) =>
   spawns.filter((spawn) => spawn.mnemonic === mnemonic).length;
-
-async function ensureBazel(): Promise<string> {
-  const found = which("bazel");
-  if (found) return found;
-  console.log("bazel is missing: installing Debian's bazel-bootstrap with apt");
-  for (const args of [["update"], ["install", "-y", "bazel-bootstrap"]]) {
-    const result = await run("apt-get", args, {
-      env: { DEBIAN_FRONTEND: "noninteractive", PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
-    });
-    if (result.code !== 0) throw new Error(`apt-get ${args.join(" ")}: ${result.stderr}`);
-  }
-  return which("bazel", ["/usr/bin"]) ?? "/usr/bin/bazel";
-}
 
 Deno.test({
   name: "Bazel end to end: incremental Rust through the wrapper",
@@ -94,43 +66,28 @@ Deno.test({
     const user = asNobody ? "nobody" : (Deno.env.get("USER") ?? "");
 
     const home = `${root}/home`;
-    const command = (args: string[]) => {
-      const bazel = [bazelPath, `--output_user_root=${home}/bazel-root`, ...args];
-      return new Deno.Command(asNobody ? "setpriv" : bazel[0], {
-        args: asNobody
-          ? [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", "--", ...bazel]
-          : bazel.slice(1),
-        cwd: ws,
-        clearEnv: true,
-        env: { HOME: home, PATH: "/usr/bin:/bin", USER: user },
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-        // A hung build fails the test instead of hanging it.
-        signal: AbortSignal.timeout(BUILD_TIMEOUT_MS),
-      });
+    const runner: BazelRunner = {
+      bazel: bazelPath,
+      workspace: ws,
+      home,
+      asNobody,
+      user,
+      timeoutMs: BUILD_TIMEOUT_MS,
     };
-    let logs = 0;
+    const command = (args: string[]) => bazelCommand(runner, args);
     /** Builds everything; returns the spawns Bazel ran. */
-    const build = async (...flags: string[]): Promise<Spawn[]> => {
-      const log = `${home}/exec-${++logs}.json`;
-      const output = await command([
-        "build",
-        "//...",
-        "--curses=no",
-        `--execution_log_json_file=${log}`,
-        ...flags,
-      ]).output();
-      const stderr = new TextDecoder().decode(output.stderr);
-      assert.deepEqual(output.code, 0, stderr);
-      return parseExecutionLog(Deno.readTextFileSync(log));
-    };
+    const build = async (...flags: string[]) => (await bazelBuild(runner, flags)).spawns;
     const app = async () => {
       const result = await run(`${ws}/bazel-bin/app/app`, []);
       assert.deepEqual(result.code, 0, result.stderr);
       return result.stdout;
     };
-    const shapesIncr = `${ws}/bazel-bin/shapes/shapes.incr`;
+    const shapesTree = `${ws}/bazel-bin/shapes/shapes.incr`;
+    /** The shapes crate's state in the wrapper's store, under the output base. */
+    const shapesStore = () =>
+      `${
+        outputBase(runner)
+      }/deno_process_wrapper/incremental/bazel-out/k8-fastbuild/bin/shapes/shapes/incr`;
     let edits = 0;
     const edit = () => editOneFunction(`${ws}/shapes`, 100 + ++edits);
 
@@ -139,7 +96,9 @@ Deno.test({
       await t.step("1. a cold incremental build succeeds and the binary prints", async () => {
         const spawns = await build(...INCREMENTAL);
         assert.deepEqual(count(spawns, "Rustc"), 3);
-        assert.deepEqual(count(spawns, "RustcMetadata"), 2);
+        // One incremental rustc writes both rlib and rmeta: no metadata action.
+        assert.deepEqual(count(spawns, "RustcMetadata"), 0);
+        assert.deepEqual(count(spawns, "RustcIncrSeed"), 0);
         coldOutput = await app();
         assert.ok(
           /^hello bazel: total \d+ \(arg file\)\nshapes again: \d+\nbuilt by .+\n$/.test(
@@ -148,22 +107,22 @@ Deno.test({
           coldOutput,
         );
         assert.ok(coldOutput.endsWith(`built by ${user}\n`), coldOutput);
-        assert.deepEqual(sessionReuse(shapesIncr).sessions, 1);
+        assert.deepEqual(sessionReuse(shapesStore()).sessions, 1);
       });
 
       await t.step(
-        "2. after a one-line edit, seed + compile run and rustc reuses the cache",
+        "2. after a one-line edit, only the compiles run and rustc reuses its store",
         async () => {
           edit();
           const spawns = await build(...INCREMENTAL);
-          assert.deepEqual(count(spawns, "RustcIncrSeed"), 3);
+          assert.deepEqual(count(spawns, "RustcIncrSeed"), 0);
           assert.deepEqual(count(spawns, "Rustc"), 3);
           for (const spawn of spawns.filter((s) => s.mnemonic === "Rustc")) {
             assert.deepEqual(spawn.runner, "local", "the incremental compile runs unsandboxed");
           }
-          const reuse = sessionReuse(shapesIncr);
+          const reuse = sessionReuse(shapesStore());
           console.log(
-            `   shapes after an edit: ${reuse.reused} of ${reuse.objects} objects reused`,
+            `   store: shapes after an edit: ${reuse.reused} of ${reuse.objects} objects reused`,
           );
           assert.ok(reuse.reused > reuse.objects / 2, JSON.stringify(reuse));
           assert.ok((await app()) !== coldOutput, "the edit changed the program");
@@ -171,9 +130,26 @@ Deno.test({
       );
 
       await t.step(
-        "3. a rebuild with no change runs no action (the seed is an unused input)",
+        "3. a rebuild with no change runs no action",
         async () => {
           assert.deepEqual(await build(...INCREMENTAL), []);
+        },
+      );
+
+      await t.step(
+        "3b. tree mode (PR 3925): seed + compile run, rustc reuses the seeded tree, and a rebuild " +
+          "with no change runs nothing (the seed is an unused input)",
+        async () => {
+          edit();
+          await build(...TREE);
+          edit();
+          const spawns = await build(...TREE);
+          assert.deepEqual(count(spawns, "RustcIncrSeed"), 3);
+          assert.deepEqual(count(spawns, "Rustc"), 3);
+          const reuse = sessionReuse(shapesTree);
+          console.log(`   tree: shapes after an edit: ${reuse.reused} of ${reuse.objects} reused`);
+          assert.ok(reuse.reused > reuse.objects / 2, JSON.stringify(reuse));
+          assert.deepEqual(await build(...TREE), []);
         },
       );
 
@@ -181,13 +157,13 @@ Deno.test({
         "4. a seed below the threshold is skipped; rustc still writes state",
         async () => {
           edit();
-          const spawns = await build("--//settings:incremental=true"); // default 20 MiB
+          const spawns = await build(...TREE, "--//settings:incremental_seed_threshold_mb=20");
           assert.deepEqual(count(spawns, "RustcIncrSeed"), 3);
           const seeded =
             (await run("find", [`${ws}/bazel-bin/shapes/shapes.incr_seed`, "-type", "f"]))
               .stdout;
           assert.deepEqual(seeded, "");
-          const reuse = sessionReuse(shapesIncr);
+          const reuse = sessionReuse(shapesTree);
           assert.deepEqual([reuse.sessions, reuse.reused], [1, 0]);
           assert.ok(reuse.objects > 0);
         },
@@ -197,14 +173,14 @@ Deno.test({
         "5. killing the build during a seed action, then building again, works",
         async () => {
           edit();
-          const child = command(["build", "//...", "--curses=no", ...INCREMENTAL]).spawn();
+          const child = command(["build", "//...", "--curses=no", ...TREE]).spawn();
           // Its command line is `process_wrapper @<seed tree>-0.params`.
           const seen = await waitForProcess(".incr_seed", child.status);
           assert.ok(seen, "a seed action was running");
           child.kill("SIGINT");
           const interrupted = await child.output();
           assert.ok(interrupted.code !== 0, "the build was interrupted");
-          await build(...INCREMENTAL);
+          await build(...TREE);
           assert.ok(/^hello bazel: total \d+/.test(await app()));
         },
       );
@@ -214,10 +190,10 @@ Deno.test({
         "6. sandboxed, the compile seeds but rustc reuses nothing (documented)",
         async () => {
           edit();
-          const spawns = await build(...INCREMENTAL, "--//settings:incremental_sandboxed=true");
+          const spawns = await build(...TREE, "--//settings:incremental_sandboxed=true");
           const runners = spawns.filter((s) => s.mnemonic === "Rustc").map((s) => s.runner);
           assert.ok(runners.every((runner) => runner.includes("sandbox")), runners.join());
-          const reuse = sessionReuse(shapesIncr);
+          const reuse = sessionReuse(shapesTree);
           console.log(`   sandboxed: ${reuse.reused} of ${reuse.objects} objects reused`);
           assert.deepEqual(reuse.reused, 0);
           sandboxedOutput = await app();
@@ -225,14 +201,17 @@ Deno.test({
       );
 
       await t.step(
-        "7. incremental=false: same program, no incremental trees, no seeds",
+        "7. incremental=false: pipelined as rules_rust, same program, no incremental state",
         async () => {
           const spawns = await build("--//settings:incremental=false");
           assert.deepEqual(count(spawns, "RustcIncrSeed"), 0);
           assert.deepEqual(count(spawns, "Rustc"), 3);
+          assert.deepEqual(count(spawns, "RustcMetadata"), 2);
           for (const spawn of spawns) {
             assert.ok(
-              !spawn.commandArgs.some((arg) => arg.startsWith("-Cincremental")),
+              !spawn.commandArgs.some((arg) =>
+                arg.startsWith("-Cincremental") || arg === "--incremental-store"
+              ),
               spawn.mnemonic,
             );
             assert.ok(!(spawn.listedOutputs ?? []).some((path) => /\.(meta_)?incr/.test(path)));
@@ -245,7 +224,7 @@ Deno.test({
         "8. persistent workers: same program, workers reused, rebuilds still seed",
         async () => {
           const workers = [
-            ...INCREMENTAL,
+            ...TREE,
             "--//settings:persistent_worker=true",
             "--experimental_worker_allow_json_protocol",
             "--strategy=Rustc=worker",
@@ -262,7 +241,7 @@ Deno.test({
             assert.deepEqual(runners.length, 3, mnemonic);
             assert.ok(runners.every((runner) => runner.includes("worker")), runners.join());
           }
-          const reuse = sessionReuse(shapesIncr);
+          const reuse = sessionReuse(shapesTree);
           console.log(`   workers: ${reuse.reused} of ${reuse.objects} objects reused`);
           assert.ok(reuse.reused > reuse.objects / 2, JSON.stringify(reuse));
           const fromWorkers = await app();
@@ -274,6 +253,41 @@ Deno.test({
           );
           await build("--//settings:incremental=false"); // one-shot, same sources
           assert.deepEqual(await app(), fromWorkers);
+          // The store through workers: one worker request per compile, state kept.
+          const storeWorkers = [...INCREMENTAL, ...workers.slice(TREE.length)];
+          edit();
+          await build(...storeWorkers);
+          edit();
+          const storeSpawns = await build(...storeWorkers);
+          const runners = storeSpawns.filter((s) => s.mnemonic === "Rustc").map((s) => s.runner);
+          assert.ok(runners.every((runner) => runner.includes("worker")), runners.join());
+          const stored = sessionReuse(shapesStore());
+          console.log(`   store in workers: ${stored.reused} of ${stored.objects} reused`);
+          assert.ok(stored.reused > stored.objects / 2, JSON.stringify(stored));
+        },
+      );
+
+      await t.step(
+        "9. with --disk_cache, the store mode caches no incremental state; tree mode does",
+        async () => {
+          const growthPerEdit = async (mode: string[]) => {
+            const cache = `${home}/disk-cache-${mode.length}`;
+            const cached = [...mode, `--disk_cache=${cache}`];
+            const size = async () =>
+              Number((await run("du", ["-sk", cache])).stdout.split("\t")[0]) * 1024;
+            edit();
+            await build(...cached);
+            const before = await size();
+            edit();
+            await build(...cached);
+            return await size() - before;
+          };
+          const store = await growthPerEdit(INCREMENTAL);
+          const tree = await growthPerEdit(TREE);
+          console.log(`   disk cache growth per edit: store ${store} bytes, tree ${tree} bytes`);
+          // The tree mode stores each crate's changed incremental files as well.
+          assert.ok(store < tree, JSON.stringify({ store, tree }));
+          assert.ok(/^hello bazel: total \d+/.test(await app()));
         },
       );
     } finally {

@@ -23,11 +23,18 @@ Deno.test({
     }).output();
     const printed = new TextDecoder().decode(run.stdout);
     assert.deepEqual(run.code, 0, new TextDecoder().decode(run.stderr));
-    for (
-      const heading of ["1. Wrapper overhead", "2. Seeding", "3. Incremental payoff", "4. JSON"]
-    ) {
-      assert.ok(printed.includes(heading), `missing "${heading}" in:\n${printed}`);
-    }
+    const headings = [
+      "1. Wrapper overhead",
+      "2. Persistent worker",
+      "3. Incremental payoff",
+      "4. Seeding",
+      "5. JSON",
+      "6. The edit loop under Bazel",
+    ];
+    // Every section, in order.
+    const positions = headings.map((heading) => printed.indexOf(`\n${heading}`));
+    assert.ok(positions.every((at) => at >= 0), `missing a section in:\n${printed}`);
+    assert.deepEqual(positions, [...positions].sort((a, b) => a - b));
     const recorded = JSON.parse(Deno.readTextFileSync(results));
     assert.ok(recorded.overhead.samples_ms["main.ts -- /bin/true"].length >= 10);
     assert.ok(recorded.worker.per_request_ms.length >= 100);
@@ -37,5 +44,12 @@ Deno.test({
       [1000, 10000],
     );
     assert.ok(recorded.json.every((row: { peak_rss_kib: number }) => row.peak_rss_kib > 0));
+    const editLoop = recorded.bazel_edit_loop;
+    for (const samples of Object.values(editLoop.bazel_ms) as number[][]) {
+      assert.ok(samples.length === editLoop.rounds && samples.every((ms) => ms > 0));
+    }
+    assert.equal(editLoop.cargo_incremental_ms.length, editLoop.rounds);
+    assert.equal(editLoop.rustc_persistent_chain_ms.length, editLoop.rounds);
+    assert.ok(recorded.machine.includes("cores"));
   },
 });

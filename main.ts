@@ -24,6 +24,7 @@ import {
   planChild,
   resolveOptions,
   systemHost,
+  versionText,
 } from "./mod/args/mod.ts";
 import {
   copyOutput,
@@ -31,6 +32,7 @@ import {
   runChild,
   type RunIO,
   touchFile,
+  writeAll,
   writePlannedFiles,
   writeUnusedInputs,
 } from "./mod/exec/mod.ts";
@@ -75,6 +77,13 @@ export async function runOnce(argv: readonly string[], io: RunIO): Promise<numbe
     const parsed = parseCommandLine(expandFlagfile(argv, Deno.readTextFileSync));
     if (parsed.help) {
       io.warn(helpText("process_wrapper"));
+      return 0;
+    }
+    if (parsed.version) {
+      await writeAll(
+        io.childStdout ?? Deno.stdout,
+        new TextEncoder().encode(versionText("process_wrapper")),
+      );
       return 0;
     }
     const options = resolveOptions(parsed);

@@ -18,7 +18,7 @@ import {
   WRAPPER_FILES,
 } from "../fixtures/bazel.ts";
 import { type CrateShape, editOneFunction, writeCrate } from "../fixtures/gen_crate.ts";
-import { run, RUSTC } from "../tests/helpers.ts";
+import { run, RUSTC, which } from "../tests/helpers.ts";
 import { canRunUnprivileged, NOBODY, prepareUnprivileged } from "../tests/unprivileged.ts";
 
 /** One crate of the chain; each depends on the one before it. */
@@ -227,14 +227,7 @@ export async function bazelEditLoop(
   work: string,
   quick: boolean,
 ): Promise<EditLoopResult | undefined> {
-  const cargo = ["cargo", `${Deno.env.get("HOME")}/.cargo/bin/cargo`].find((c) => {
-    try {
-      return new Deno.Command(c, { args: ["--version"], stdout: "null", stderr: "null" })
-        .outputSync().success;
-    } catch {
-      return false;
-    }
-  });
+  const cargo = which("cargo", [`${Deno.env.get("HOME")}/.cargo/bin`, "/root/.cargo/bin"]);
   if (RUSTC === undefined || cargo === undefined) {
     console.log("   skipped: rustc or cargo not found");
     return undefined;
@@ -273,7 +266,7 @@ export async function bazelEditLoop(
   Deno.writeTextFileSync(`${rustcRoot}/app/main.rs`, MAIN_RS(crates.at(-1)!.name));
   const big = crates.findIndex((crate) => crate === crates[2]);
   const cargoEnv = (incremental: boolean) => ({
-    PATH: `/usr/bin:/bin:${cargo.includes("/") ? cargo.slice(0, cargo.lastIndexOf("/")) : ""}`,
+    PATH: `${cargo.slice(0, cargo.lastIndexOf("/"))}:/usr/bin:/bin`,
     HOME: Deno.env.get("HOME") ?? "/root",
     CARGO_INCREMENTAL: incremental ? "1" : "0",
     CARGO_TARGET_DIR: `${cargoRoot}/target-${incremental ? "incr" : "plain"}`,

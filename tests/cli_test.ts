@@ -4,6 +4,7 @@
  */
 
 import assert from "node:assert/strict";
+import { FLAG_DEFINITIONS, VERSION } from "../mod/args/mod.ts";
 import { existsAt, isAlive, runWrapper, tempDir, wrapperCommand, writeScript } from "./helpers.ts";
 
 const PRINT_ARGS = 'for a in "$@"; do printf "%s\\n" "$a"; done';
@@ -193,11 +194,27 @@ Deno.test("RULES_RUST_PROCESS_WRAPPER_DEBUG prints debug lines on stderr", async
   assert.ok(loud.stderr.includes('child argv: ["/bin/true"]'), loud.stderr);
 });
 
-Deno.test("--help prints every flag on stderr and exits 0", async () => {
+Deno.test("--help lists everything the wrapper accepts, on stderr, and exits 0", async () => {
   const result = await runWrapper(["--help"]);
   assert.deepEqual(result.code, 0);
-  assert.ok(result.stderr.includes("--rustc-quit-on-rmeta"));
-  assert.ok(result.stderr.includes("--seed-prev-dir"));
+  for (
+    const accepted of [
+      ...FLAG_DEFINITIONS.map((definition) => definition.name),
+      "--help",
+      "--version",
+      "--persistent_worker",
+      "@FLAGFILE",
+      "RULES_RUST_PROCESS_WRAPPER_DEBUG",
+    ]
+  ) {
+    assert.ok(result.stderr.includes(accepted), accepted);
+  }
+});
+
+Deno.test("--version prints the version and the Deno it runs on, on stdout", async () => {
+  const result = await runWrapper(["--version"]);
+  assert.deepEqual(result.code, 0);
+  assert.equal(result.stdout, `process_wrapper ${VERSION} (deno ${Deno.version.deno})\n`);
 });
 
 Deno.test("bad input: one clear line naming the flag or file, non-zero, no files written", async () => {

@@ -35,6 +35,17 @@ Deno.test("child args are the command line's, then --arg-file lines, all substit
   assert.deepEqual(result.args, ["-v", "/exec/execroot/ws/a.rs", "--cfg=x"]);
 });
 
+Deno.test("the program may come from an --arg-file; with no program at all, the error points to --help", () => {
+  const fromFile = plan(["--arg-file", "args.txt"], fakeHost({ "args.txt": "/bin/rustc\n-v\n" }));
+  assert.deepEqual([fromFile.executable, ...fromFile.args], ["/bin/rustc", "-v"]);
+  for (const argv of [["--subst", "a=b"], ["--"], ["--arg-file", "empty.txt", "--"]]) {
+    assertWrapperError(
+      () => plan(argv, fakeHost({ "empty.txt": "\n" })),
+      "at least one argument after -- is required (the child process path); see --help",
+    );
+  }
+});
+
 Deno.test("@param files are expanded recursively into FILE.expanded, substituted", () => {
   const host = fakeHost({
     "p1.params": "--a=${pwd}\n@p2.params\n--c\n",

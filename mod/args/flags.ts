@@ -107,6 +107,8 @@ const DEFINITIONS_BY_NAME: ReadonlyMap<string, FlagDefinition> = new Map(
 export interface ParsedCommandLine {
   /** `--help` was given: print {@linkcode helpText} and exit 0. */
   readonly help: boolean;
+  /** `--version` was given: print {@linkcode versionText} and exit 0. */
+  readonly version?: boolean;
   /** Every flag given, with its values in command-line order. */
   readonly flags: ReadonlyMap<string, readonly string[]>;
   /** Everything after `--` (empty when there is no `--`). */
@@ -169,6 +171,7 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
   while (index < argv.length) {
     const flag = argv[index++];
     if (flag === "--help") return { help: true, flags, child: [] };
+    if (flag === "--version") return { help: false, version: true, flags, child: [] };
     if (flag === "--") return { help: false, flags, child: argv.slice(index) };
     const definition = flag.startsWith("--") ? DEFINITIONS_BY_NAME.get(flag) : undefined;
     if (definition === undefined) throw new WrapperError(`unknown flag "${flag}"`);
@@ -197,5 +200,32 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
  */
 export function helpText(programName: string): string {
   const lines = FLAG_DEFINITIONS.map((definition) => `\t${definition.name}\t${definition.help}`);
-  return `Help for ${programName}: [options] -- [extra arguments]\n${lines.join("\n")}\n`;
+  return [
+    `Help for ${programName}: [options] -- [extra arguments]`,
+    ...lines,
+    "\t--help\tPrint this help on stderr and exit 0.",
+    "\t--version\tPrint the version and the Deno it runs on, and exit 0.",
+    "\t--persistent_worker\tServe Bazel's JSON persistent-worker protocol on stdin/stdout.",
+    "\t@FLAGFILE\tFirst and only argument: read the whole command line from FLAGFILE, one " +
+    "argument per line (Bazel's multiline param file).",
+    "Environment: RULES_RUST_PROCESS_WRAPPER_DEBUG (any value) prints what the wrapper does.",
+    "",
+  ].join("\n");
+}
+
+/** This wrapper's version. */
+export const VERSION = "0.4.0";
+
+/**
+ * The `--version` line: the wrapper's version and the Deno it runs on.
+ *
+ * @example
+ * ```ts
+ * import { versionText } from "./flags.ts";
+ * import assert from "node:assert/strict";
+ * assert.match(versionText("process_wrapper"), /^process_wrapper 0\.4\.0 \(deno \d+\.\d+\.\d+\)\n$/);
+ * ```
+ */
+export function versionText(programName: string): string {
+  return `${programName} ${VERSION} (deno ${Deno.version.deno})\n`;
 }

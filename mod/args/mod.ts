@@ -17,6 +17,8 @@ export {
   helpText,
   parseCommandLine,
   type ParsedCommandLine,
+  VERSION,
+  versionText,
 } from "./flags.ts";
 export { DEFAULT_SEED_MIN_MB, type Options, type PathPair, resolveOptions } from "./options.ts";
 export { parseEnvFile, parseStatusFile, splitLogicalLines } from "./lines.ts";

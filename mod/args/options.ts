@@ -91,9 +91,6 @@ export function resolveOptions(parsed: ParsedCommandLine): Options {
   const isTrue = (name: string) => single(name) === "true";
 
   const exitEarly = isTrue("--exit-early");
-  if (parsed.child.length === 0 && !exitEarly) {
-    throw new WrapperError("at least one argument after -- is required (the child process path)");
-  }
 
   const copyOutput = pairOf(parsed, "--copy-output");
   if (copyOutput && copyOutput.source === copyOutput.destination) {

@@ -142,7 +142,9 @@ export function planChild(options: Options, host: PlanHost): ChildPlan {
   }
 
   if (args.length === 0) {
-    throw new WrapperError("at least one argument after -- is required (the child process path)");
+    throw new WrapperError(
+      "at least one argument after -- is required (the child process path); see --help",
+    );
   }
   const [executable, ...rest] = args;
   const output: ChildOutput = {

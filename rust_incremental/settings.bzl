@@ -24,7 +24,10 @@ def _mode_setting_impl(ctx):
 
 bool_setting = rule(implementation = _setting_impl, build_setting = config.bool(flag = True))
 int_setting = rule(implementation = _setting_impl, build_setting = config.int(flag = True))
-mode_setting = rule(implementation = _mode_setting_impl, build_setting = config.string(flag = True))
+mode_setting = rule(
+    implementation = _mode_setting_impl,
+    build_setting = config.string(flag = True),
+)
 
 def incremental_settings(name):
     """Declares the integration's settings in the calling package.

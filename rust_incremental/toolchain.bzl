@@ -1,7 +1,11 @@
 """A repository exposing the host's rustc (rules_rust downloads one; this stays offline)."""
 
 def _host_rustc_impl(repository_ctx):
-    rustc = repository_ctx.attr.rustc or repository_ctx.os.environ.get("RUSTC") or repository_ctx.which("rustc")
+    rustc = (
+        repository_ctx.attr.rustc or
+        repository_ctx.os.environ.get("RUSTC") or
+        repository_ctx.which("rustc")
+    )
     if not rustc:
         fail("host_rustc: no rustc on PATH; set RUSTC or the rustc attribute")
     result = repository_ctx.execute([rustc, "--print", "sysroot"])
@@ -10,7 +14,10 @@ def _host_rustc_impl(repository_ctx):
 
     # The real binary, not a rustup proxy: rustc finds its sysroot from its own path.
     repository_ctx.symlink(result.stdout.strip() + "/bin/rustc", "rustc")
-    repository_ctx.file("BUILD.bazel", 'exports_files(["rustc"], visibility = ["//visibility:public"])\n')
+    repository_ctx.file(
+        "BUILD.bazel",
+        'exports_files(["rustc"], visibility = ["//visibility:public"])\n',
+    )
 
 host_rustc = repository_rule(
     implementation = _host_rustc_impl,

@@ -1,4 +1,7 @@
-"""The wrapper's two tool targets: run from source with a declared Deno, or compiled by `deno compile`."""
+"""The wrapper's two tool targets.
+
+Run from source with a declared Deno, or compiled by `deno compile`.
+"""
 
 # The wrapper's run-time permissions, and no more (as scripts/compile.ts).
 _PERMISSIONS = ["--allow-read", "--allow-write", "--allow-env", "--allow-run", "--allow-sys=uid"]
@@ -75,7 +78,10 @@ deno_compiled_tool = rule(
         "denort": attr.label(allow_single_file = True, mandatory = True),
         "main": attr.label(allow_single_file = [".ts"], mandatory = True),
         "srcs": attr.label_list(allow_files = True),
-        "worker_modules": attr.label_list(allow_files = [".ts"], doc = "Modules loaded only as workers."),
+        "worker_modules": attr.label_list(
+            allow_files = [".ts"],
+            doc = "Modules loaded only as workers.",
+        ),
     },
     doc = "The wrapper as one executable, built by `deno compile` with a pinned Deno and denort.",
 )

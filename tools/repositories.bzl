@@ -23,11 +23,15 @@ DENO_VERSION = "2.9.6"
 # (npm's own integrity for it: sha512-3md4TKLCuzsLDmfOoC5KN7NAZaxSVkMgm64vg6foD00JBADCpYS2/5QqXfzgnP5ZQz3iLP9vBQJtEgc116OAoQ==)
 DENO_NPM_SHA256 = "a6596af07f3570b4f1ffa6783bfee9942aac14a719a601baa6bf5b71bf0105e2"
 
-DENO_NPM_URL = "https://registry.npmjs.org/@deno/linux-x64-glibc/-/linux-x64-glibc-{v}.tgz".format(v = DENO_VERSION)
+DENO_NPM_URL = "https://registry.npmjs.org/@deno/linux-x64-glibc/-/linux-x64-glibc-{v}.tgz".format(
+    v = DENO_VERSION,
+)
+
+_DENORT_ZIP = "v{v}/denort-x86_64-unknown-linux-gnu.zip".format(v = DENO_VERSION)
 
 DENORT_URLS = [
-    "https://dl.deno.land/release/v{v}/denort-x86_64-unknown-linux-gnu.zip".format(v = DENO_VERSION),
-    "https://github.com/denoland/deno/releases/download/v{v}/denort-x86_64-unknown-linux-gnu.zip".format(v = DENO_VERSION),
+    "https://dl.deno.land/release/" + _DENORT_ZIP,
+    "https://github.com/denoland/deno/releases/download/" + _DENORT_ZIP,
 ]
 
 def _single_binary_impl(repository_ctx):
@@ -40,13 +44,20 @@ def _single_binary_impl(repository_ctx):
     else:
         if not repository_ctx.attr.sha256:
             fail(("{}: no sha256 for {}; pass it (curl -L {} | sha256sum) " +
-                  "or a local binary's path").format(repository_ctx.name, name, repository_ctx.attr.urls[0]))
+                  "or a local binary's path").format(
+                repository_ctx.name,
+                name,
+                repository_ctx.attr.urls[0],
+            ))
         repository_ctx.download_and_extract(
             url = repository_ctx.attr.urls,
             sha256 = repository_ctx.attr.sha256,
             stripPrefix = repository_ctx.attr.strip_prefix,
         )
-    repository_ctx.file("BUILD.bazel", 'exports_files(["{}"], visibility = ["//visibility:public"])\n'.format(name))
+    repository_ctx.file(
+        "BUILD.bazel",
+        'exports_files(["{}"], visibility = ["//visibility:public"])\n'.format(name),
+    )
 
 single_binary = repository_rule(
     implementation = _single_binary_impl,

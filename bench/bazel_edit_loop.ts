@@ -264,7 +264,7 @@ export async function bazelEditLoop(
   const lines = writeChain(rustcRoot, crates);
   Deno.mkdirSync(`${rustcRoot}/app`);
   Deno.writeTextFileSync(`${rustcRoot}/app/main.rs`, MAIN_RS(crates.at(-1)!.name));
-  const big = crates.findIndex((crate) => crate === crates[2]);
+  const big = 2; // chain() puts the big crate third
   const cargoEnv = (incremental: boolean) => ({
     PATH: `${cargo.slice(0, cargo.lastIndexOf("/"))}:/usr/bin:/bin`,
     HOME: Deno.env.get("HOME") ?? "/root",

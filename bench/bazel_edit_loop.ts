@@ -10,16 +10,9 @@
  * @module
  */
 
-import {
-  bazelBuild,
-  type BazelRunner,
-  ensureBazel,
-  REPO,
-  WRAPPER_FILES,
-} from "../fixtures/bazel.ts";
+import { bazelBuild, bazelCommand, prepareBazelWorkspace, REPO } from "../fixtures/bazel.ts";
 import { type CrateShape, editOneFunction, writeCrate } from "../fixtures/gen_crate.ts";
 import { run, RUSTC, which } from "../tests/helpers.ts";
-import { canRunUnprivileged, NOBODY, prepareUnprivileged } from "../tests/unprivileged.ts";
 
 /** One crate of the chain; each depends on the one before it. */
 interface ChainCrate {
@@ -81,14 +74,8 @@ function writeChain(root: string, crates: readonly ChainCrate[]): number {
 
 const MAIN_RS = (top: string) => `fn main() { println!("{}", ${top}::chained(1)); }\n`;
 
-/** A Bazel workspace of the chain and a binary on top. */
-function writeBazelWorkspace(
-  ws: string,
-  crates: readonly ChainCrate[],
-  wrapper: string,
-  deno: string,
-  rustc: string,
-) {
+/** A Bazel workspace of the chain and a binary on top (its WORKSPACE is written apart). */
+function writeBazelWorkspace(ws: string, crates: readonly ChainCrate[]) {
   writeChain(ws, crates);
   for (const [i, crate] of crates.entries()) {
     Deno.writeTextFileSync(
@@ -109,13 +96,6 @@ function writeBazelWorkspace(
   );
   Deno.mkdirSync(`${ws}/settings`);
   Deno.copyFileSync(`${REPO}/e2e/workspace/settings/BUILD.bazel`, `${ws}/settings/BUILD.bazel`);
-  Deno.writeTextFileSync(
-    `${ws}/WORKSPACE`,
-    Deno.readTextFileSync(`${REPO}/e2e/workspace/WORKSPACE.template`)
-      .replace("@@WRAPPER@@", wrapper)
-      .replace("@@DENO@@", deno)
-      .replace("@@RUSTC@@", rustc),
-  );
 }
 
 /** The same crates as a cargo workspace: path dependencies, opt-level 0, no debuginfo. */
@@ -234,30 +214,14 @@ export async function bazelEditLoop(
   }
   const crates = chain(quick);
   const rounds = quick ? 1 : 5;
-  const bazel = await ensureBazel();
-  let rustc = RUSTC;
-  let deno = Deno.execPath();
-  if (canRunUnprivileged) {
-    const nobody = await prepareUnprivileged(work);
-    rustc = nobody.rustc;
-    deno = `${work}/deno`;
-  } else {
-    Deno.mkdirSync(`${work}/home`);
-    Deno.mkdirSync(`${work}/wrapper`);
-  }
-  for (const name of WRAPPER_FILES) await run("cp", ["-r", `${REPO}/${name}`, `${work}/wrapper/`]);
-  const ws = `${work}/ws`;
-  Deno.mkdirSync(ws);
-  writeBazelWorkspace(ws, crates, `${work}/wrapper`, deno, rustc);
-  if (canRunUnprivileged) await run("chown", ["-R", `${NOBODY}:${NOBODY}`, ws, `${work}/home`]);
-  const runner: BazelRunner = {
-    bazel,
-    workspace: ws,
-    home: `${work}/home`,
-    asNobody: canRunUnprivileged,
-    user: canRunUnprivileged ? "nobody" : (Deno.env.get("USER") ?? ""),
+  const runner = await prepareBazelWorkspace(work, {
     timeoutMs: 600_000,
-  };
+    fill: (ws) => {
+      Deno.mkdirSync(ws);
+      writeBazelWorkspace(ws, crates);
+    },
+  });
+  const ws = runner.workspace;
   const cargoRoot = `${work}/cargo`;
   writeCargoWorkspace(cargoRoot, crates);
   const rustcRoot = `${work}/rustc`;
@@ -291,7 +255,7 @@ export async function bazelEditLoop(
     for (const flags of Object.values(MODES)) await bazelBuild(runner, flags);
     await cargoBuild(true);
     await cargoBuild(false);
-    await rustcChain(rustcRoot, crates, rustc, 0);
+    await rustcChain(rustcRoot, crates, RUSTC, 0);
     for (let round = 0; round < rounds; round++) {
       for (const [mode, flags] of Object.entries(MODES)) {
         edit();
@@ -302,24 +266,10 @@ export async function bazelEditLoop(
       edit();
       cargoPlain.push(await cargoBuild(false));
       edit();
-      rustcPersistent.push(await rustcChain(rustcRoot, crates, rustc, big));
+      rustcPersistent.push(await rustcChain(rustcRoot, crates, RUSTC, big));
     }
   } finally {
-    await run(
-      runner.asNobody ? "setpriv" : bazel,
-      runner.asNobody
-        ? [
-          `--reuid=${NOBODY}`,
-          `--regid=${NOBODY}`,
-          "--clear-groups",
-          "--",
-          bazel,
-          `--output_user_root=${runner.home}/bazel-root`,
-          "shutdown",
-        ]
-        : [`--output_user_root=${runner.home}/bazel-root`, "shutdown"],
-      { cwd: ws, env: { HOME: runner.home, PATH: "/usr/bin:/bin" } },
-    );
+    await bazelCommand(runner, ["shutdown"]).output();
   }
   const plain = median(bazelMs["incremental=false"]);
   const cargoMedian = median(cargoIncr);

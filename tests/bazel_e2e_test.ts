@@ -10,17 +10,14 @@ import assert from "node:assert/strict";
 import {
   bazelBuild,
   bazelCommand,
-  type BazelRunner,
-  ensureBazel,
   outputBase,
+  prepareBazelWorkspace,
   REPO,
   type Spawn,
-  WRAPPER_FILES,
 } from "../fixtures/bazel.ts";
 import { editOneFunction, writeCrate } from "../fixtures/gen_crate.ts";
 import { sessionReuse } from "../fixtures/rustc_reuse.ts";
 import { run, RUSTC, tempDir } from "./helpers.ts";
-import { canRunUnprivileged, NOBODY, prepareUnprivileged } from "./unprivileged.ts";
 
 const BUILD_TIMEOUT_MS = 120_000;
 /** The default incremental mode: the wrapper's store. */
@@ -35,45 +32,15 @@ Deno.test({
   name: "Bazel end to end: incremental Rust through the wrapper",
   ignore: RUSTC === undefined,
   async fn(t) {
-    const bazelPath = await ensureBazel();
     await using dir = await tempDir("pw-e2e-");
-    const root = dir.path;
-    let rustc = RUSTC!;
-    let deno = Deno.execPath();
-    const asNobody = canRunUnprivileged;
-    if (asNobody) {
-      const nobody = await prepareUnprivileged(root);
-      rustc = nobody.rustc;
-      deno = `${root}/deno`;
-    } else {
-      Deno.mkdirSync(`${root}/home`);
-      Deno.mkdirSync(`${root}/wrapper`);
-    }
-    for (const name of WRAPPER_FILES) {
-      await run("cp", ["-r", `${REPO}/${name}`, `${root}/wrapper/`]);
-    }
-    const ws = `${root}/ws`;
-    await run("cp", ["-r", `${REPO}/e2e/workspace`, ws]);
-    writeCrate(`${ws}/shapes`, { modules: 8, functionsPerModule: 20 });
-    Deno.writeTextFileSync(
-      `${ws}/WORKSPACE`,
-      Deno.readTextFileSync(`${ws}/WORKSPACE.template`)
-        .replace("@@WRAPPER@@", `${root}/wrapper`)
-        .replace("@@DENO@@", deno)
-        .replace("@@RUSTC@@", rustc),
-    );
-    if (asNobody) await run("chown", ["-R", `${NOBODY}:${NOBODY}`, ws, `${root}/home`]);
-    const user = asNobody ? "nobody" : (Deno.env.get("USER") ?? "");
-
-    const home = `${root}/home`;
-    const runner: BazelRunner = {
-      bazel: bazelPath,
-      workspace: ws,
-      home,
-      asNobody,
-      user,
+    const runner = await prepareBazelWorkspace(dir.path, {
       timeoutMs: BUILD_TIMEOUT_MS,
-    };
+      fill: async (ws) => {
+        await run("cp", ["-r", `${REPO}/e2e/workspace`, ws]);
+        writeCrate(`${ws}/shapes`, { modules: 8, functionsPerModule: 20 });
+      },
+    });
+    const { workspace: ws, home, user } = runner;
     const command = (args: string[]) => bazelCommand(runner, args);
     /** Builds everything; returns the spawns Bazel ran. */
     const build = async (...flags: string[]) => (await bazelBuild(runner, flags)).spawns;

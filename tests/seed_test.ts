@@ -219,3 +219,24 @@ Deno.test("--write-unused-inputs is written only after the child succeeds, as IN
   );
   assert.deepEqual(Deno.readTextFileSync(`${dir.path}/u.txt`), "bazel-out/x.seed\n");
 });
+
+Deno.test("with both flags, --copy-seed runs first: --seed-prev-dir may read what it seeded", async () => {
+  await using dir = await tempDir();
+  Deno.mkdirSync(`${dir.path}/seed`);
+  Deno.writeTextFileSync(`${dir.path}/seed/state.bin`, "state");
+  const result = await runWrapper([
+    ...seedArgs("seed", "middle", "report.json"),
+    "--seed-prev-dir",
+    "middle",
+    "last",
+    "--exit-early",
+    "true",
+  ], { cwd: dir.path });
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(Deno.readTextFileSync(`${dir.path}/last/state.bin`), "state");
+  const reports = JSON.parse(Deno.readTextFileSync(`${dir.path}/report.json`));
+  assert.deepEqual(reports.map((report: { destination: string }) => report.destination), [
+    "middle",
+    "last",
+  ]);
+});

@@ -1,6 +1,6 @@
 /**
- * The seeding step of one wrapper run: `--seed-prev-dir`, then
- * `--copy-seed`, then `--seed-report`. Never fatal.
+ * The seeding step of one wrapper run: `--copy-seed`, then
+ * `--seed-prev-dir`, then `--seed-report`. Never fatal.
  *
  * @module
  */
@@ -34,27 +34,16 @@ export async function seedForOptions(
 ): Promise<SeedReport[]> {
   // With --exit-early no rustc runs on the result here.
   const user = options.exitEarly ? undefined : { uid: Deno.uid() ?? 0 };
+  // The contract's order: --copy-seed, then --seed-prev-dir (a missing PREV is expected).
+  const requested = [
+    { pair: options.copySeed, missingIsExpected: false },
+    { pair: options.seedPrevDir, missingIsExpected: true },
+  ];
   const reports: SeedReport[] = [];
-  if (options.seedPrevDir) {
+  for (const { pair, missingIsExpected } of requested) {
+    if (pair === undefined) continue;
     reports.push(
-      await seedDirectory({
-        pair: options.seedPrevDir,
-        minMb: options.seedMinMb,
-        missingIsExpected: true,
-        user,
-        warn,
-      }),
-    );
-  }
-  if (options.copySeed) {
-    reports.push(
-      await seedDirectory({
-        pair: options.copySeed,
-        minMb: options.seedMinMb,
-        missingIsExpected: false,
-        user,
-        warn,
-      }),
+      await seedDirectory({ pair, minMb: options.seedMinMb, missingIsExpected, user, warn }),
     );
   }
   if (options.seedReport !== undefined) {

@@ -50,6 +50,11 @@ Deno.test({
     }
     assert.equal(editLoop.cargo_incremental_ms.length, editLoop.rounds);
     assert.equal(editLoop.rustc_persistent_chain_ms.length, editLoop.rounds);
+    for (
+      const samples of [editLoop.big_crate_store_action_ms, editLoop.big_crate_rustc_persistent_ms]
+    ) {
+      assert.ok(samples.length === editLoop.rounds && samples.every((ms: number) => ms > 0));
+    }
     assert.ok(recorded.machine.includes("cores"));
   },
 });

@@ -113,12 +113,11 @@ export async function runOnce(argv: readonly string[], io: RunIO): Promise<numbe
 /** The store is loaded only by the command lines that use one. */
 async function leaseStore(plan: ChildPlan, io: RunIO): Promise<StoreLease | undefined> {
   if (plan.incrementalStore === undefined) return undefined;
-  const { leaseIncrementalStore } = await import("./mod/store/mod.ts");
-  return await leaseIncrementalStore(
-    plan.incrementalStore,
-    [plan.executable, ...plan.args],
-    io.warn,
-  );
+  const { leaseIncrementalStore, leaseStoreCopy } = await import("./mod/store/mod.ts");
+  // Killed once metadata is written, rustc would never finalize: it reads a private copy.
+  return plan.output.quitOnMetadata
+    ? await leaseStoreCopy(plan.incrementalStore, io.warn)
+    : await leaseIncrementalStore(plan.incrementalStore, [plan.executable, ...plan.args], io.warn);
 }
 
 /** Seeding is loaded only by the command lines that seed. */

@@ -7,25 +7,27 @@ compile against it while `Rustc` finishes the `.rlib`. Both actions pass
 rustc the same `--emit` kinds: rustc gives the two files the same crate hash
 only then.
 
-Incremental (`--//settings:incremental=true`): one `Rustc` action with
-`-Cincremental` writes both the `.rlib` and the `.rmeta`. There is no
-metadata action: rustc killed on the metadata notification never finalizes
-its incremental session, and a metadata file from a rustc without
-`-Cincremental` has another crate hash than the incremental `.rlib`. Where the
-state lives is `--//settings:incremental_mode`:
+Incremental (`--//settings:incremental=true`): every rustc of the crate gets
+`-Cincremental` (an `.rmeta` from a rustc without it has another crate hash
+than an incremental `.rlib`). Where the state lives is
+`--//settings:incremental_mode`:
 
 - `store` (default): in the wrapper's store under the output base
   (`--incremental-store`), one per label and configuration, locked and keyed
-  by the command line. No seed action, no tree artifact, nothing for a disk
-  or remote cache to store.
+  by the command line. Still pipelined: `RustcMetadata` gets a private copy
+  of the store's newest session (a killed rustc never finalizes its own), so
+  its front end is incremental too, and it runs beside `Rustc`. No seed
+  action, no tree artifact, nothing for a disk or remote cache to store.
 - `tree` (rules_rust PR 3925): a tree artifact. `RustcIncrSeed` (no-sandbox,
   no-cache, no-remote) copies the previous build's tree into a seed tree
   (`--seed-prev-dir`); `Rustc` seeds its tree from it (`--copy-seed`) and
-  names the seed in its `unused_inputs_list`.
+  names the seed in its `unused_inputs_list`. One `Rustc` writes both the
+  `.rlib` and the `.rmeta`: a metadata action would need a tree of its own
+  that it never finalizes.
 
 rustc reuses its state only from the same working directory, and every
-sandboxed action runs in a directory of its own, so the incremental compile
-runs unsandboxed (or in a persistent worker, in the execroot too) unless
+sandboxed action runs in a directory of its own, so incremental actions run
+unsandboxed (or in a persistent worker, in the execroot too) unless
 `--//settings:incremental_sandboxed=true`.
 """
 
@@ -91,8 +93,21 @@ def _incremental_mode(ctx):
 def _crate_name(ctx):
     return ctx.attr.crate_name or ctx.label.name.replace("-", "_")
 
-def _worker_requirements(ctx):
-    return dict(_WORKER) if ctx.attr._persistent_worker[SettingInfo].value else {}
+def _execution_requirements(ctx, mode):
+    """Where a wrapper action may run.
+
+    Args:
+        ctx: The rule context.
+        mode: "store", "tree" or None (see _incremental_mode).
+
+    Returns:
+        The worker keys when workers are on, and no-sandbox for incremental
+        actions: rustc reuses its state only from the same working directory.
+    """
+    requirements = dict(_WORKER) if ctx.attr._persistent_worker[SettingInfo].value else {}
+    if mode and not ctx.attr._sandboxed[SettingInfo].value:
+        requirements["no-sandbox"] = "1"
+    return requirements
 
 def _flagfile_args(ctx):
     """Args for a whole wrapper command line, in a flagfile.
@@ -244,7 +259,7 @@ def _seed_action(ctx, *, incremental_dir, seed, threshold, inputs):
         mnemonic = "RustcIncrSeed",
         progress_message = "Seeding incremental state of " + str(ctx.label),
         execution_requirements = dict(
-            _worker_requirements(ctx),
+            _execution_requirements(ctx, None),
             **{"no-cache": "1", "no-remote": "1", "no-sandbox": "1"}
         ),
     )
@@ -270,7 +285,6 @@ def _compile(ctx, *, crate_type, outputs, emit, deps, use_rmeta, env_file, arg_f
     inputs = _wrapper_inputs(ctx, env_file, arg_file)
     outputs = outputs + [diagnostics]
     pre_flags = []
-    requirements = _worker_requirements(ctx)
     unused_inputs = None
     incremental_dir = None
     seed = None
@@ -293,8 +307,6 @@ def _compile(ctx, *, crate_type, outputs, emit, deps, use_rmeta, env_file, arg_f
         outputs = outputs + [incremental_dir, unused_inputs]
     elif mode == "store":
         pre_flags = ["--incremental-store", _store_path(ctx)]
-    if mode and not ctx.attr._sandboxed[SettingInfo].value:
-        requirements["no-sandbox"] = "1"
     args = _wrapper_args(
         ctx,
         pre_flags = pre_flags,
@@ -330,17 +342,19 @@ def _compile(ctx, *, crate_type, outputs, emit, deps, use_rmeta, env_file, arg_f
         env = _ENV,
         mnemonic = "Rustc",
         progress_message = "Compiling Rust {} {}".format(crate_type, ctx.label),
-        execution_requirements = requirements,
+        execution_requirements = _execution_requirements(ctx, mode),
         unused_inputs_list = unused_inputs,
     )
     return [diagnostics] + ([incremental_dir] if incremental_dir else [])
 
-def _metadata(ctx, *, rmeta, rlib, deps, env_file, arg_file):
-    """The RustcMetadata action of a pipelined (non-incremental) library.
+def _metadata(ctx, *, rmeta, rlib, deps, env_file, arg_file, mode):
+    """The RustcMetadata action of a pipelined library.
 
-    rustc gets the same --emit kinds as the Rustc action (so both files get
-    the same crate hash) and is stopped once the .rmeta is written, before
-    it would write the .rlib.
+    rustc gets the same --emit kinds (and, in store mode, -Cincremental) as
+    the Rustc action, so both files get the same crate hash, and is stopped
+    once the .rmeta is written, before it would write the .rlib. In store
+    mode the wrapper gives it a private copy of the crate's store: it starts
+    from the last compile's state and never writes the store.
 
     Args:
         ctx: The rule context.
@@ -349,6 +363,7 @@ def _metadata(ctx, *, rmeta, rlib, deps, env_file, arg_file):
         deps: The crate's dependencies.
         env_file: The --env-file.
         arg_file: The --arg-file.
+        mode: None or "store" (tree mode has no metadata action).
 
     Returns:
         The side outputs: the diagnostics.
@@ -356,7 +371,8 @@ def _metadata(ctx, *, rmeta, rlib, deps, env_file, arg_file):
     diagnostics = ctx.actions.declare_file(ctx.label.name + ".rmeta_output")
     args = _wrapper_args(
         ctx,
-        pre_flags = ["--rustc-quit-on-rmeta", "true"],
+        pre_flags = (["--incremental-store", _store_path(ctx)] if mode == "store" else []) +
+                    ["--rustc-quit-on-rmeta", "true"],
         env_file = env_file,
         arg_file = arg_file,
         output_file = diagnostics,
@@ -379,7 +395,7 @@ def _metadata(ctx, *, rmeta, rlib, deps, env_file, arg_file):
         env = _ENV,
         mnemonic = "RustcMetadata",
         progress_message = "Compiling Rust metadata " + str(ctx.label),
-        execution_requirements = _worker_requirements(ctx),
+        execution_requirements = _execution_requirements(ctx, mode),
     )
     return [diagnostics]
 
@@ -389,14 +405,19 @@ def _rust_library_impl(ctx):
     env_file, arg_file = _env_and_arg_files(ctx)
     rlib = ctx.actions.declare_file("lib{}.rlib".format(name))
     rmeta = ctx.actions.declare_file("lib{}.rmeta".format(name))
-    if mode:
-        # One incremental rustc writes both files.
+    if mode == "tree":
+        # One incremental rustc writes both files: a metadata action's state
+        # would need a tree of its own, never finalized.
         compile_rmeta = rmeta
         side_outputs = []
     else:
-        # The metadata action writes the rmeta others compile against; this
-        # one is rustc's by-product of the same --emit.
-        compile_rmeta = ctx.actions.declare_file("lib{}.full.rmeta".format(name))
+        # Pipelined: the metadata action writes the rmeta others compile
+        # against; this one is rustc's by-product of the same --emit. It goes
+        # in a directory of its own: rustc takes every lib<name>*.rmeta in a
+        # -Ldependency directory for a candidate, and a second one there
+        # (lib<name>.full.rmeta, say) makes it reject the rlib, unless a
+        # sandbox happens to hide the file.
+        compile_rmeta = ctx.actions.declare_file("_full/lib{}.rmeta".format(name))
         side_outputs = _metadata(
             ctx,
             rmeta = rmeta,
@@ -404,6 +425,7 @@ def _rust_library_impl(ctx):
             deps = ctx.attr.deps,
             env_file = env_file,
             arg_file = arg_file,
+            mode = mode,
         )
     side_outputs += _compile(
         ctx,

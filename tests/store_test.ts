@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { runWrapper, RUSTC, tempDir, writeScript } from "./helpers.ts";
+import { run, runWrapper, RUSTC, tempDir, writeScript } from "./helpers.ts";
 import { editOneFunction, writeCrate } from "../fixtures/gen_crate.ts";
 import { sessionReuse } from "../fixtures/rustc_reuse.ts";
 
@@ -99,4 +99,65 @@ Deno.test("a store that cannot be made is one line, and the child runs without -
     /^process wrapper: incremental store .*\/file\/store unusable \(.*\): compiling without incremental state\n$/,
   );
   assert.equal(Deno.readTextFileSync(`${dir.path}/file`), "in the way");
+});
+
+Deno.test({
+  name: "a metadata run reads a private copy of the store: the store is untouched, and its " +
+    ".rmeta links with the compile's .rlib",
+  ignore: RUSTC === undefined,
+  async fn() {
+    await using dir = await tempDir();
+    const work = dir.path;
+    writeCrate(`${work}/src`, SHAPE);
+    Deno.mkdirSync(`${work}/out/full`, { recursive: true });
+    // As the integration drives them: the same rustc flags but for where the metadata goes.
+    const rustc = (metadata: string) => [
+      RUSTC!,
+      "--crate-type=rlib",
+      "--crate-name=gen",
+      "src/lib.rs",
+      `--emit=metadata=${metadata},link=out/libgen.rlib`,
+      "--error-format=json",
+      "--json=artifacts",
+    ];
+    const compile = () =>
+      runWrapper(["--incremental-store", "store", "--", ...rustc("out/full/libgen.rmeta")], {
+        cwd: work,
+      });
+    assert.equal((await compile()).code, 0);
+    editOneFunction(`${work}/src`, 7);
+    const sessionsBefore = sessionReuse(`${work}/store/incr`).sessions;
+    const metadata = await runWrapper([
+      "--incremental-store",
+      "store",
+      "--rustc-output-format",
+      "json",
+      "--rustc-quit-on-rmeta",
+      "true",
+      "--",
+      ...rustc("out/libgen.rmeta"),
+    ], { cwd: work });
+    assert.equal(metadata.code, 0, metadata.stderr);
+    assert.ok(Deno.statSync(`${work}/out/libgen.rmeta`).size > 0);
+    assert.equal(sessionReuse(`${work}/store/incr`).sessions, sessionsBefore);
+    assert.deepEqual([...Deno.readDirSync(`${work}/store/scratch`)], []);
+    assert.equal((await compile()).code, 0);
+
+    // A dependent crate compiled against the metadata run's .rmeta, linked with the .rlib.
+    Deno.mkdirSync(`${work}/user`);
+    Deno.writeTextFileSync(`${work}/user/lib.rs`, "pub fn twice() -> u64 { gen::total(2) }\n");
+    Deno.writeTextFileSync(`${work}/main.rs`, 'fn main() { println!("{}", user::twice()); }\n');
+    const steps = [
+      ["user/lib.rs", "--crate-type=rlib", "--crate-name=user", "--extern", "gen=out/libgen.rmeta"],
+      ["main.rs", "--extern", "user=out/libuser.rlib", "-o", "out/app"],
+    ];
+    for (const args of steps) {
+      const built = await run(RUSTC!, [...args, "--out-dir=out", "-Ldependency=out"], {
+        cwd: work,
+      });
+      assert.equal(built.code, 0, built.stderr);
+    }
+    const app = await run(`${work}/out/app`, []);
+    assert.match(app.stdout, /^\d+\n$/);
+  },
 });

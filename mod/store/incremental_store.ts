@@ -18,16 +18,24 @@
  * - **Never fatal.** Any problem is one line, and the child runs without
  *   `-Cincremental`, i.e. exactly a non-incremental build.
  *
+ * A metadata run (`--rustc-quit-on-rmeta`) is killed before rustc finalizes
+ * its session, so it never writes the store: it gets a private copy of the
+ * store's newest session instead ({@linkcode leaseStoreCopy}), hard-linked
+ * in a few milliseconds and removed afterwards. It takes no lock, so it runs
+ * beside its crate's compile, and its `.rmeta` has the same crate hash as
+ * the compile's `.rlib` (both are built with `-Cincremental`).
+ *
  * @module
  */
 
 import { describeError, wrapperMessage } from "../errors.ts";
+import { seedDirectory } from "../seed/mod.ts";
 
 /** A store held for one run; dispose it once the child has exited. */
 export interface StoreLease extends Disposable {
   /** rustc's `-Cincremental` directory inside the store. */
   readonly directory: string;
-  /** Whether the state from an earlier run was kept (same key), or the store started empty. */
+  /** Whether earlier state is there to reuse (same key, or a session copied), or none. */
   readonly kept: boolean;
 }
 
@@ -99,6 +107,66 @@ export async function leaseIncrementalStore(
     ));
     return undefined;
   }
+}
+
+/**
+ * A private copy of the newest session in the store at `root`, for a rustc
+ * that will be killed once its metadata is written (and so must not write
+ * the store). Never locks: it may run while the store's owner compiles, and
+ * a session that vanishes meanwhile only means a cold start. `undefined`
+ * (after one `warn` line) when not even an empty directory can be made.
+ *
+ * @example
+ * ```ts
+ * import { leaseStoreCopy } from "./incremental_store.ts";
+ * import assert from "node:assert/strict";
+ * const root = Deno.makeTempDirSync();
+ * const session = `${root}/incr/crate-1/s-1-2-abc`;
+ * Deno.mkdirSync(session, { recursive: true });
+ * Deno.writeTextFileSync(`${session}/dep-graph.bin`, "state");
+ * let directory: string;
+ * {
+ *   using copy = (await leaseStoreCopy(root, console.error))!;
+ *   directory = copy.directory;
+ *   assert.equal(copy.kept, true);
+ *   assert.equal(Deno.readTextFileSync(`${directory}/crate-1/s-1-2-abc/dep-graph.bin`), "state");
+ * }
+ * assert.throws(() => Deno.statSync(directory)); // removed once disposed
+ * assert.equal(Deno.readTextFileSync(`${session}/dep-graph.bin`), "state");
+ * ```
+ */
+export async function leaseStoreCopy(
+  root: string,
+  warn: (line: string) => void,
+): Promise<StoreLease | undefined> {
+  const directory = `${root}/scratch/${crypto.randomUUID()}`;
+  try {
+    Deno.mkdirSync(directory, { recursive: true });
+  } catch (error) {
+    warn(wrapperMessage(
+      `incremental store ${root} unusable (${describeError(error)}): ` +
+        "compiling without incremental state",
+    ));
+    return undefined;
+  }
+  const report = await seedDirectory({
+    pair: { source: `${root}/incr`, destination: directory },
+    minMb: 0,
+    missingIsExpected: true,
+    user: undefined, // rustc stops before codegen: it writes no object file
+    warn,
+  });
+  return {
+    directory,
+    kept: report.files > 0,
+    [Symbol.dispose]: () => {
+      try {
+        removeIfPresent(directory);
+      } catch {
+        // A leftover private copy wastes disk, nothing more.
+      }
+    },
+  };
 }
 
 function removeIfPresent(path: string): void {

@@ -1,9 +1,15 @@
 /**
  * Persistent incremental stores (`--incremental-store`): rustc's state kept
- * across runs outside Bazel's outputs, locked and keyed
- * (`incremental_store.ts`). Loaded only by command lines that use one.
+ * across runs outside Bazel's outputs, locked and keyed, and private copies
+ * of it for metadata runs (`incremental_store.ts`). Loaded only by command
+ * lines that use one.
  *
  * @module
  */
 
-export { leaseIncrementalStore, storeKey, type StoreLease } from "./incremental_store.ts";
+export {
+  leaseIncrementalStore,
+  leaseStoreCopy,
+  storeKey,
+  type StoreLease,
+} from "./incremental_store.ts";

@@ -38,7 +38,6 @@ const MODES: Record<string, readonly string[]> = {
     "--//settings:persistent_worker=true",
     "--experimental_worker_allow_json_protocol",
     "--strategy=Rustc=worker",
-    "--strategy=RustcMetadata=worker",
   ],
 };
 

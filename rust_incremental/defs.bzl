@@ -7,23 +7,23 @@ compile against it while `Rustc` finishes the `.rlib`. Both actions pass
 rustc the same `--emit` kinds: rustc gives the two files the same crate hash
 only then.
 
-Incremental (`--//settings:incremental=true`): every rustc of the crate gets
-`-Cincremental` (an `.rmeta` from a rustc without it has another crate hash
-than an incremental `.rlib`). Where the state lives is
+Incremental (`--//settings:incremental=true`): one `Rustc` action with
+`-Cincremental` writes both the `.rlib` and the `.rmeta`. There is no metadata
+action: an `.rmeta` from a rustc without `-Cincremental` has another crate hash
+than the incremental `.rlib`, a rustc killed on the metadata notification never
+finalizes its incremental session, and one started from a copy of the
+compile's state reuses nothing unless its `--emit` paths are the compile's too
+(all measured with rustc 1.95). Where the state lives is
 `--//settings:incremental_mode`:
 
 - `store` (default): in the wrapper's store under the output base
   (`--incremental-store`), one per label and configuration, locked and keyed
-  by the command line. Still pipelined: `RustcMetadata` gets a private copy
-  of the store's newest session (a killed rustc never finalizes its own), so
-  its front end is incremental too, and it runs beside `Rustc`. No seed
-  action, no tree artifact, nothing for a disk or remote cache to store.
+  by the command line. No seed action, no tree artifact, nothing for a disk
+  or remote cache to store.
 - `tree` (rules_rust PR 3925): a tree artifact. `RustcIncrSeed` (no-sandbox,
   no-cache, no-remote) copies the previous build's tree into a seed tree
   (`--seed-prev-dir`); `Rustc` seeds its tree from it (`--copy-seed`) and
-  names the seed in its `unused_inputs_list`. One `Rustc` writes both the
-  `.rlib` and the `.rmeta`: a metadata action would need a tree of its own
-  that it never finalizes.
+  names the seed in its `unused_inputs_list`.
 
 rustc reuses its state only from the same working directory, and every
 sandboxed action runs in a directory of its own, so incremental actions run
@@ -347,14 +347,12 @@ def _compile(ctx, *, crate_type, outputs, emit, deps, use_rmeta, env_file, arg_f
     )
     return [diagnostics] + ([incremental_dir] if incremental_dir else [])
 
-def _metadata(ctx, *, rmeta, rlib, deps, env_file, arg_file, mode):
-    """The RustcMetadata action of a pipelined library.
+def _metadata(ctx, *, rmeta, rlib, deps, env_file, arg_file):
+    """The RustcMetadata action of a pipelined (non-incremental) library.
 
-    rustc gets the same --emit kinds (and, in store mode, -Cincremental) as
-    the Rustc action, so both files get the same crate hash, and is stopped
-    once the .rmeta is written, before it would write the .rlib. In store
-    mode the wrapper gives it a private copy of the crate's store: it starts
-    from the last compile's state and never writes the store.
+    rustc gets the same --emit kinds as the Rustc action (so both files get
+    the same crate hash) and is stopped once the .rmeta is written, before
+    it would write the .rlib.
 
     Args:
         ctx: The rule context.
@@ -363,7 +361,6 @@ def _metadata(ctx, *, rmeta, rlib, deps, env_file, arg_file, mode):
         deps: The crate's dependencies.
         env_file: The --env-file.
         arg_file: The --arg-file.
-        mode: None or "store" (tree mode has no metadata action).
 
     Returns:
         The side outputs: the diagnostics.
@@ -371,8 +368,7 @@ def _metadata(ctx, *, rmeta, rlib, deps, env_file, arg_file, mode):
     diagnostics = ctx.actions.declare_file(ctx.label.name + ".rmeta_output")
     args = _wrapper_args(
         ctx,
-        pre_flags = (["--incremental-store", _store_path(ctx)] if mode == "store" else []) +
-                    ["--rustc-quit-on-rmeta", "true"],
+        pre_flags = ["--rustc-quit-on-rmeta", "true"],
         env_file = env_file,
         arg_file = arg_file,
         output_file = diagnostics,
@@ -395,7 +391,7 @@ def _metadata(ctx, *, rmeta, rlib, deps, env_file, arg_file, mode):
         env = _ENV,
         mnemonic = "RustcMetadata",
         progress_message = "Compiling Rust metadata " + str(ctx.label),
-        execution_requirements = _execution_requirements(ctx, mode),
+        execution_requirements = _execution_requirements(ctx, None),
     )
     return [diagnostics]
 
@@ -405,9 +401,12 @@ def _rust_library_impl(ctx):
     env_file, arg_file = _env_and_arg_files(ctx)
     rlib = ctx.actions.declare_file("lib{}.rlib".format(name))
     rmeta = ctx.actions.declare_file("lib{}.rmeta".format(name))
-    if mode == "tree":
-        # One incremental rustc writes both files: a metadata action's state
-        # would need a tree of its own, never finalized.
+    if mode:
+        # One incremental rustc writes both files. A metadata action reuses
+        # no state: killed at the metadata, rustc never finalizes its own,
+        # and from a copy of the compile's it reuses nothing unless its
+        # --emit paths are the compile's too (measured), which two actions'
+        # outputs cannot be.
         compile_rmeta = rmeta
         side_outputs = []
     else:
@@ -425,7 +424,6 @@ def _rust_library_impl(ctx):
             deps = ctx.attr.deps,
             env_file = env_file,
             arg_file = arg_file,
-            mode = mode,
         )
     side_outputs += _compile(
         ctx,

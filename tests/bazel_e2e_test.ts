@@ -63,8 +63,8 @@ Deno.test({
       await t.step("1. a cold incremental build succeeds and the binary prints", async () => {
         const spawns = await build(...INCREMENTAL);
         assert.deepEqual(count(spawns, "Rustc"), 3);
-        // Pipelined in store mode too: a metadata action per library.
-        assert.deepEqual(count(spawns, "RustcMetadata"), 2);
+        // One incremental rustc writes both rlib and rmeta: no metadata action.
+        assert.deepEqual(count(spawns, "RustcMetadata"), 0);
         assert.deepEqual(count(spawns, "RustcIncrSeed"), 0);
         coldOutput = await app();
         assert.ok(
@@ -84,7 +84,7 @@ Deno.test({
           const spawns = await build(...INCREMENTAL);
           assert.deepEqual(count(spawns, "RustcIncrSeed"), 0);
           assert.deepEqual(count(spawns, "Rustc"), 3);
-          for (const spawn of spawns.filter((s) => s.mnemonic.startsWith("Rustc"))) {
+          for (const spawn of spawns.filter((s) => s.mnemonic === "Rustc")) {
             assert.deepEqual(spawn.runner, "local", "the incremental compile runs unsandboxed");
           }
           const reuse = sessionReuse(shapesStore());
@@ -185,6 +185,12 @@ Deno.test({
             assert.ok(!(spawn.listedOutputs ?? []).some((path) => /\.(meta_)?incr/.test(path)));
           }
           assert.deepEqual(await app(), sandboxedOutput);
+          // Unsandboxed, rustc sees every file of a -Ldependency directory: the Rustc action's
+          // by-product rmeta must not sit there beside the metadata action's.
+          edit();
+          const local = await build("--//settings:incremental=false", "--spawn_strategy=local");
+          assert.deepEqual(count(local, "RustcMetadata"), 2);
+          assert.ok(/^hello bazel: total \d+/.test(await app()));
         },
       );
 
@@ -197,7 +203,6 @@ Deno.test({
             "--experimental_worker_allow_json_protocol",
             "--strategy=Rustc=worker",
             "--strategy=RustcIncrSeed=worker",
-            "--strategy=RustcMetadata=worker",
           ];
           // The first worker build starts from a session the sandboxed build left,
           // made in another working directory: rustc discards it, as it should.

@@ -22,6 +22,7 @@ import {
   type Options,
   parseCommandLine,
   planChild,
+  readLineFile,
   resolveOptions,
   systemHost,
   versionText,
@@ -74,7 +75,7 @@ export async function main(argv: readonly string[]): Promise<number> {
  */
 export async function runOnce(argv: readonly string[], io: RunIO): Promise<number> {
   try {
-    const parsed = parseCommandLine(expandFlagfile(argv, Deno.readTextFileSync));
+    const parsed = parseCommandLine(expandFlagfile(argv, readLineFile));
     if (parsed.help) {
       io.warn(helpText("process_wrapper"));
       return 0;
@@ -87,11 +88,12 @@ export async function runOnce(argv: readonly string[], io: RunIO): Promise<numbe
       return 0;
     }
     const options = resolveOptions(parsed);
-    const plan = options.exitEarly ? undefined : planChild(options, systemHost());
+    // Every input is read and checked before anything is written, with --exit-early too.
+    const plan = planChild(options, systemHost());
     if (options.copySeed || options.seedPrevDir) await seed(options, io);
-    if (plan === undefined) return 0;
-
     writePlannedFiles(plan.paramFiles);
+    if (options.exitEarly) return 0;
+
     using store = await leaseStore(plan, io);
     const { code } = await runChild(
       store ? { ...plan, args: [...plan.args, `-Cincremental=${store.directory}`] } : plan,

@@ -221,6 +221,10 @@ Deno.test("bad input: one clear line naming the flag or file, non-zero, no files
   await using dir = await tempDir();
   Deno.writeTextFileSync(`${dir.path}/p.params`, "--x\n");
   Deno.writeTextFileSync(`${dir.path}/bad.env`, "NOEQUALS\n");
+  Deno.writeFileSync(
+    `${dir.path}/latin1.args`,
+    new Uint8Array([0x2d, 0x2d, 0x63, 0x66, 0x67, 0xe9, 0x0a]),
+  );
   const cases: [string[], string][] = [
     [["--nope", "--", "/bin/true"], 'unknown flag "--nope"'],
     [["--subst", "--", "/bin/true"], 'flag "--subst" missing parameter(s)'],
@@ -242,6 +246,16 @@ Deno.test("bad input: one clear line naming the flag or file, non-zero, no files
       "@param file missing.params",
     ],
     [["--stdout-file", "o.txt"], "at least one argument after --"],
+    [
+      ["--arg-file", "latin1.args", "--", "/bin/true"],
+      "--arg-file latin1.args: cannot read file (not valid UTF-8)",
+    ],
+    [["@latin1.args"], "flagfile latin1.args: cannot read (not valid UTF-8)"],
+    [
+      ["--env-file", "/dev/zero", "--", "/bin/true"],
+      "--env-file /dev/zero: cannot read file (larger than 256 MiB)",
+    ],
+    [["--exit-early", "true", "--env-file", "bad.env", "--", "/bin/true", "@p.params"], "bad.env"],
     [["--", "./no-such-program"], "failed to spawn child process ./no-such-program"],
   ];
   for (const [args, expected] of cases) {
@@ -256,8 +270,30 @@ Deno.test("bad input: one clear line naming the flag or file, non-zero, no files
   }
   assert.deepEqual([...Deno.readDirSync(dir.path)].map((e) => e.name).sort(), [
     "bad.env",
+    "latin1.args",
     "p.params",
   ]);
+});
+
+Deno.test("--exit-early reads every input, writes the .expanded files, and runs no child", async () => {
+  await using dir = await tempDir();
+  Deno.writeTextFileSync(`${dir.path}/p.params`, "--a=${pwd}\n");
+  Deno.writeTextFileSync(`${dir.path}/a.env`, "A=1\n");
+  const child = writeScript(dir.path, "child.sh", "touch ran");
+  const result = await runWrapper([
+    "--exit-early",
+    "true",
+    "--subst",
+    "pwd=${pwd}",
+    "--env-file",
+    "a.env",
+    "--",
+    child,
+    "@p.params",
+  ], { cwd: dir.path });
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(Deno.readTextFileSync(`${dir.path}/p.params.expanded`), `--a=${dir.path}\n`);
+  assert.equal(existsAt(`${dir.path}/ran`), false);
 });
 
 Deno.test("SIGTERM to the wrapper stops its child and exits non-zero", async () => {

@@ -27,6 +27,11 @@ Deno.test("CRLF line ends are read like LF", () => {
   assert.deepEqual(splitLogicalLines("a\r\nb\\\r\nc\r\n"), ["a", "b\nc"]);
 });
 
+Deno.test("only \\n and \\r\\n end a line (Rust's lines()): a lone \\r is text, also at the end", () => {
+  assert.deepEqual(splitLogicalLines("a\rb\nc\r"), ["a\rb", "c\r"]);
+  assert.deepEqual(splitLogicalLines("c\r\n"), ["c"]);
+});
+
 Deno.test("a continuation left open at the end of the file keeps its text", () => {
   assert.deepEqual(splitLogicalLines("a\nb\\"), ["a", "b"]);
 });

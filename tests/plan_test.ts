@@ -119,6 +119,61 @@ Deno.test("env is own env, overlaid by env files in order, OUT_DIR, then stamped
   assert.deepEqual(result.args, ["out/x"]);
 });
 
+Deno.test("env-file values are substituted with --subst alone, as rules_rust runs it (no status file)", () => {
+  const host = fakeHost({ "a.env": "B=${pwd}/b\nC=plain\n" }, { OWN: "${pwd}" });
+  const result = plan(["--subst", "pwd=${pwd}", "--env-file", "a.env", "--", "rustc"], host);
+  assert.deepEqual(result.env, {
+    OWN: "/exec/execroot/ws",
+    B: "/exec/execroot/ws/b",
+    C: "plain",
+  });
+});
+
+Deno.test("stamping runs before substitution: a stamped value is never substituted, a substituted one never stamped", () => {
+  const host = fakeHost({
+    "a.env": "STAMPED=${pwd}\nSUBSTITUTED=${braces}\n",
+    "stable": "pwd X\nREV 42\n",
+  });
+  const result = plan([
+    "--subst",
+    "pwd=${pwd}",
+    "--subst",
+    "braces={REV}",
+    "--env-file",
+    "a.env",
+    "--stable-status-file",
+    "stable",
+    "--",
+    "rustc",
+  ], host);
+  // Stamping first turns "${pwd}" into "$X"; substituting first would give the directory.
+  assert.equal(result.env.STAMPED, "$X");
+  // Substituting last leaves "{REV}" as the --subst value wrote it; stamping last would give 42.
+  assert.equal(result.env.SUBSTITUTED, "{REV}");
+});
+
+Deno.test("OUT_DIR is ${pwd}/<dir> through --subst, so a custom pwd applies; without --subst it is absolute", () => {
+  const custom = plan(["--subst", "pwd=/custom", "--out-dir", "out", "--", "rustc"], fakeHost({}));
+  assert.equal(custom.env.OUT_DIR, "/custom/out");
+  const none = plan(["--out-dir", "out", "--", "rustc"], fakeHost({}, { OUT_DIR: "inherited" }));
+  assert.equal(none.env.OUT_DIR, "/exec/execroot/ws/out");
+});
+
+Deno.test("--exit-early needs no child but reads and checks every input, planning the .expanded files", () => {
+  const host = fakeHost({ "a.env": "A=1\n", "p.params": "--x\n" });
+  const result = plan(["--exit-early", "true", "--env-file", "a.env", "--", "@p.params"], host);
+  assert.deepEqual(result.paramFiles, [{ path: "p.params.expanded", content: "--x\n" }]);
+  assert.equal(plan(["--exit-early", "true"], host).executable, "");
+  assertWrapperError(
+    () => plan(["--exit-early", "true", "--env-file", "gone.env"], host),
+    "--env-file gone.env",
+  );
+  assertWrapperError(
+    () => plan(["--exit-early", "true", "--env-file", "p.params"], host),
+    "environment file p.params",
+  );
+});
+
 Deno.test("unreadable input files are errors naming the flag and the file", () => {
   assertWrapperError(
     () => plan(["--env-file", "gone.env", "--", "x"], fakeHost({})),

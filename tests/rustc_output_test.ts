@@ -32,6 +32,26 @@ Deno.test("artifact notifications are dropped; metadata ones are recognised", ()
   assert.deepEqual(classifyRustcLine('{"rendered":5}', "json"), { kind: "skip" });
 });
 
+Deno.test("a line with both emit and rendered is an artifact notification, never printed", () => {
+  const both = JSON.stringify({ emit: "metadata", rendered: "warning: x\n" });
+  assert.deepEqual(classifyRustcLine(both, "rendered"), { kind: "metadata" });
+  const linkBoth = JSON.stringify({ emit: "link", rendered: "warning: x\n" });
+  assert.deepEqual(classifyRustcLine(linkBoth, "json"), { kind: "skip" });
+});
+
+Deno.test("a last line without a newline prints without one: JSON and LLVM-warning lines alike", () => {
+  const feature = "'+x' is not a recognized feature for this target (ignoring feature)";
+  assert.deepEqual(classifyRustcLine(diagnostic, "json", false), {
+    kind: "print",
+    text: diagnostic,
+  });
+  assert.deepEqual(classifyRustcLine(feature, "rendered", false), { kind: "print", text: feature });
+  assert.deepEqual(classifyRustcLine(feature, "json", false), {
+    kind: "print",
+    text: llvmWarningAsJson(feature),
+  });
+});
+
 Deno.test("non-JSON lines are invalid", () => {
   assert.deepEqual(classifyRustcLine("thread 'rustc' panicked", "rendered"), { kind: "invalid" });
   assert.deepEqual(classifyRustcLine("", "rendered"), { kind: "invalid" });
@@ -102,10 +122,14 @@ Deno.test("lines split across chunks are joined before they are classified", asy
   assert.deepEqual(raw.text(), diagnostic + "\n" + link + "\n");
 });
 
-Deno.test("a last line without a newline is still processed", async () => {
+Deno.test("a last line without a newline is still processed, and forwarded without one", async () => {
   const forward = memorySink();
-  await pumpStderr(streamOf(diagnostic), { forward, format: "json", quitOnMetadata: false });
-  assert.deepEqual(forward.text(), diagnostic + "\n");
+  await pumpStderr(streamOf(diagnostic + "\n" + diagnostic), {
+    forward,
+    format: "json",
+    quitOnMetadata: false,
+  });
+  assert.deepEqual(forward.text(), diagnostic + "\n" + diagnostic);
 });
 
 Deno.test("quit on metadata stops reading at the notification", async () => {

@@ -7,6 +7,60 @@
 
 import type { PlanHost } from "./plan.ts";
 
+/**
+ * The largest env, arg, param, status or flag file the wrapper reads. rules_rust's biggest
+ * (a link's param file) are a few MiB; the bound turns a FIFO or `/dev/zero` into an error.
+ */
+export const MAX_LINE_FILE_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Reads a whole line file as strict UTF-8, at most {@linkcode MAX_LINE_FILE_BYTES}.
+ * Throws an `Error` saying which rule the file broke (the caller names the file).
+ *
+ * Upstream reads these files as Rust `String`s, which refuse invalid UTF-8;
+ * a silent U+FFFD would hand rustc an argument nobody wrote.
+ *
+ * @example
+ * ```ts
+ * import { readLineFile } from "./host.ts";
+ * import assert from "node:assert/strict";
+ * const path = Deno.makeTempFileSync();
+ * Deno.writeFileSync(path, new Uint8Array([0x61, 0xff, 0x0a]));
+ * assert.throws(() => readLineFile(path), /not valid UTF-8/);
+ * assert.throws(() => readLineFile("/dev/zero"), /larger than 256 MiB/);
+ * Deno.writeTextFileSync(path, "--cfg\nx\n");
+ * assert.equal(readLineFile(path), "--cfg\nx\n");
+ * ```
+ */
+export function readLineFile(path: string): string {
+  using file = Deno.openSync(path);
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const chunk = new Uint8Array(total === 0 ? 64 * 1024 : 1024 * 1024);
+    const count = file.readSync(chunk);
+    if (count === null) break;
+    total += count;
+    if (total > MAX_LINE_FILE_BYTES) {
+      throw new Error(`larger than ${MAX_LINE_FILE_BYTES / 1024 / 1024} MiB`);
+    }
+    chunks.push(chunk.subarray(0, count));
+  }
+  const bytes = chunks.length === 1 ? chunks[0] : new Uint8Array(total);
+  if (chunks.length !== 1) {
+    let offset = 0;
+    for (const chunk of chunks) {
+      bytes.set(chunk, offset);
+      offset += chunk.length;
+    }
+  }
+  try {
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    throw new Error("not valid UTF-8");
+  }
+}
+
 let startupEnv: Record<string, string> | undefined;
 
 /**
@@ -25,7 +79,7 @@ export function systemHost(): PlanHost {
   return {
     cwd: Deno.cwd(),
     env: startupEnv,
-    readTextFile: (path) => Deno.readTextFileSync(path),
+    readTextFile: readLineFile,
     realPath: (path) => {
       try {
         return Deno.realPathSync(path);

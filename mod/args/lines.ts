@@ -2,7 +2,8 @@
  * The line rules shared by env, arg, param and workspace-status files, and
  * the parsers built on them. Pure: callers pass the file's text in.
  *
- * Rules: empty lines are skipped; a line ending in an odd number of
+ * Rules: lines end at `\n` or `\r\n` (Rust's `lines()`: a lone `\r` is
+ * text, also at the end of the file); empty lines are skipped; a line ending in an odd number of
  * backslashes continues on the next line (joined with a newline); each pair
  * of trailing backslashes becomes one backslash.
  *
@@ -19,6 +20,7 @@ import { WrapperError } from "../errors.ts";
  * import { splitLogicalLines } from "./lines.ts";
  * import assert from "node:assert/strict";
  * assert.deepEqual(splitLogicalLines("a\\\nb\n\nc\\\\\n"), ["a\nb", "c\\"]);
+ * assert.deepEqual(splitLogicalLines("x\r\ny\r"), ["x", "y\r"]);
  * ```
  */
 export function splitLogicalLines(text: string): string[] {
@@ -27,9 +29,11 @@ export function splitLogicalLines(text: string): string[] {
   // A final newline ends the last line; it does not start an empty one.
   const physical = text.split("\n");
   if (physical.at(-1) === "") physical.pop();
-  for (const raw of physical) {
-    // Bazel writes these files with "\n", but tolerate files edited on Windows.
-    const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+  const endsInNewline = text.endsWith("\n");
+  for (const [index, raw] of physical.entries()) {
+    // As Rust's lines(): "\r\n" ends a line too, but a lone "\r" at the very end is text.
+    const terminated = endsInNewline || index < physical.length - 1;
+    const line = terminated && raw.endsWith("\r") ? raw.slice(0, -1) : raw;
     if (line.length === 0) continue;
     let end = line.length;
     while (end > 0 && line.charCodeAt(end - 1) === 0x5c) end--;

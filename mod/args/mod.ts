@@ -38,4 +38,4 @@ export {
   type PlanHost,
   type PlannedFile,
 } from "./plan.ts";
-export { systemHost } from "./host.ts";
+export { MAX_LINE_FILE_BYTES, readLineFile, systemHost } from "./host.ts";

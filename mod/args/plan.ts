@@ -41,7 +41,7 @@ export interface PlannedFile {
 
 /** Everything needed to start the child. */
 export interface ChildPlan {
-  /** The program to run (after substitution). */
+  /** The program to run (after substitution); empty only with `--exit-early`, which runs none. */
   readonly executable: string;
   /** Its arguments: command line, then `--arg-file` lines, `@param`s rewritten. */
   readonly args: readonly string[];
@@ -130,7 +130,9 @@ export function planChild(options: Options, host: PlanHost): ChildPlan {
   for (const path of options.envFiles) {
     for (const [key, value] of parseEnvFile(read("--env-file", path), path)) env[key] = value;
   }
-  if (options.outDir !== undefined) env.OUT_DIR = `${host.cwd}/${options.outDir}`;
+  // As upstream: the literal "${pwd}/<dir>", substituted like every env value, so a custom
+  // --subst pwd=... applies.
+  if (options.outDir !== undefined) env.OUT_DIR = `\${pwd}/${options.outDir}`;
   const status = [
     ...statusOf(options.stableStatusFile, "--stable-status-file", read),
     ...statusOf(options.volatileStatusFile, "--volatile-status-file", read),
@@ -140,13 +142,17 @@ export function planChild(options: Options, host: PlanHost): ChildPlan {
       env[key] = substitute(stamp(env[key], status), substitutions);
     }
   }
+  if (options.outDir !== undefined && !substitutions.some(({ key }) => key === "pwd")) {
+    // Upstream leaves a literal ${pwd} in OUT_DIR without --subst pwd=...; no build script wants it.
+    env.OUT_DIR = env.OUT_DIR.replace("${pwd}", host.cwd);
+  }
 
-  if (args.length === 0) {
+  if (args.length === 0 && !options.exitEarly) {
     throw new WrapperError(
       "at least one argument after -- is required (the child process path); see --help",
     );
   }
-  const [executable, ...rest] = args;
+  const [executable = "", ...rest] = args;
   const output: ChildOutput = {
     stdoutFile: options.stdoutFile,
     stderrFile: options.stderrFile,

@@ -59,6 +59,8 @@ export function llvmWarningAsJson(line: string): string {
 
 /**
  * Classifies one line (without its newline) of rustc's JSON stderr.
+ * `terminated` is false for a last line the child ended without a newline:
+ * what is printed for it then ends without one too.
  *
  * @example
  * ```ts
@@ -66,10 +68,16 @@ export function llvmWarningAsJson(line: string): string {
  * import assert from "node:assert/strict";
  * assert.deepEqual(classifyRustcLine('{"rendered":"warning: x\\n"}', "rendered"), { kind: "print", text: "warning: x\n" });
  * assert.deepEqual(classifyRustcLine('{"$message_type":"artifact","emit":"metadata"}', "json"), { kind: "metadata" });
+ * assert.deepEqual(classifyRustcLine('{"rendered":"w"}', "json", false), { kind: "print", text: '{"rendered":"w"}' });
  * ```
  */
-export function classifyRustcLine(line: string, format: RustcOutputFormat): LineVerdict {
-  const json = isLlvmWarning(line) ? llvmWarningAsJson(line) : line;
+export function classifyRustcLine(
+  line: string,
+  format: RustcOutputFormat,
+  terminated = true,
+): LineVerdict {
+  const llvmWarning = isLlvmWarning(line);
+  const json = llvmWarning ? llvmWarningAsJson(line) : line;
   let message: unknown;
   try {
     message = JSON.parse(json);
@@ -78,8 +86,13 @@ export function classifyRustcLine(line: string, format: RustcOutputFormat): Line
   }
   if (typeof message !== "object" || message === null) return { kind: "skip" };
   const fields = message as Record<string, unknown>;
-  if (typeof fields.rendered === "string") {
-    return { kind: "print", text: format === "json" ? `${json}\n` : fields.rendered };
+  // An artifact notification is one whatever else the line carries.
+  if (fields.emit !== undefined) {
+    return fields.emit === "metadata" ? { kind: "metadata" } : { kind: "skip" };
   }
-  return fields.emit === "metadata" ? { kind: "metadata" } : { kind: "skip" };
+  if (typeof fields.rendered !== "string") return { kind: "skip" };
+  const newline = terminated ? "\n" : "";
+  if (format === "json") return { kind: "print", text: json + newline };
+  // The wrapped LLVM line is the wrapper's text, so it ends as the child's line ended.
+  return { kind: "print", text: llvmWarning ? line + newline : fields.rendered };
 }

@@ -127,7 +127,7 @@ async function processLines(
       partial = [];
       partialLength = 0;
       const line = decoder.decode(lineBytes);
-      const verdict = classifyRustcLine(line, format);
+      const verdict = classifyRustcLine(line, format, !done);
       if (verdict.kind === "invalid") {
         if (options.raw && !done) await writeAll(options.raw, chunk);
         await writeAll(options.forward, encode(printed));

@@ -19,6 +19,7 @@ import {
   type ChildPlan,
   expandFlagfile,
   helpText,
+  nonUtf8Argument,
   type Options,
   parseCommandLine,
   planChild,
@@ -128,4 +129,14 @@ async function seed(options: Options, io: RunIO): Promise<void> {
   await seedForOptions(options, io.warn);
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) {
+  const unreadable = nonUtf8Argument(Deno.args);
+  if (unreadable !== undefined) {
+    PROCESS_IO.warn(
+      wrapperErrorLine(
+        new WrapperError(`argument ${unreadable + 1} is not valid UTF-8: ${Deno.args[unreadable]}`),
+      ),
+    );
+  }
+  Deno.exit(unreadable === undefined ? await main(Deno.args) : 1);
+}

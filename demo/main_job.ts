@@ -7,8 +7,9 @@
  * - seeded: the seed action (`--seed-prev-dir ... --exit-early true`), then
  *   the compile action (`--copy-seed ... --write-unused-inputs ...`).
  *
- * It prints both rebuild times, how many objects rustc reused, and the seed
- * report.
+ * Both rebuilds run three times, in alternating order. It prints every sample
+ * and the medians, how many objects rustc reused, the unused-inputs list and
+ * the seed report, each with what it means. Any step that fails stops it.
  *
  * @module
  */
@@ -56,53 +57,102 @@ function compileArgs(): string[] {
 }
 
 async function sh(command: string): Promise<void> {
-  await new Deno.Command("sh", { args: ["-c", command] }).output();
+  const { code, stderr } = await new Deno.Command("sh", { args: ["-c", command] }).output();
+  if (code !== 0) {
+    throw new Error(`'${command}' exited ${code}: ${new TextDecoder().decode(stderr).trim()}`);
+  }
 }
 
-const work = await Deno.makeTempDir({ prefix: "pw-demo-" });
-try {
-  const lines = writeCrate(`${work}/src`, SHAPE);
-  console.log(`generated a ${lines}-line crate in ${work}/src`);
-  const first = await wrapper(work, compileArgs());
-  console.log(`first build (cold, writes incremental state): ${first.toFixed(0)} ms`);
-  // Bazel leaves its outputs read-only.
-  await sh(`find '${work}/incr' '${work}/out' -type f -exec chmod a-w {} +`);
-  await sh(`cp -a '${work}' '${work}.before'`);
+const median = (values: number[]) => values.toSorted((a, b) => a - b)[values.length >> 1];
+const ms = (value: number) => `${value.toFixed(0)} ms`;
 
-  editOneFunction(`${work}/src`, 2);
-  await sh(`cp '${work}/src/m0.rs' '${work}.before/src/m0.rs'`);
-  console.log("changed one line in one function body (src/m0.rs)");
+/** Every rebuild starts from this copy: the first build's outputs and the edited source. */
+async function restore(work: string, before: string): Promise<void> {
+  await sh(`chmod -R u+w '${work}' 2>/dev/null; rm -rf '${work}' && cp -a '${before}' '${work}'`);
+}
 
-  // Cold rebuild: Bazel wiped the outputs and nothing seeds them.
+/** The compile action alone, into an empty incremental directory (Bazel wiped the outputs). */
+async function coldRebuild(work: string): Promise<number> {
   await sh(`rm -rf '${work}/incr' '${work}/out'`);
-  const cold = await wrapper(work, compileArgs());
+  return await wrapper(work, compileArgs());
+}
 
-  // Seeded rebuild from the same starting point, in the same directory
-  // (rustc discards its cache when the working directory changes).
-  await sh(`rm -rf '${work}' && mv '${work}.before' '${work}'`);
-  const seedStep = await wrapper(work, seedActionArgs("incr", "seed", 0));
+/** PR 3925's two actions, in the same directory (rustc discards its cache when it changes). */
+async function seededRebuild(work: string): Promise<{ seed: number; compile: number }> {
+  const seed = await wrapper(work, seedActionArgs("incr", "seed", 0));
   await sh(
     `find '${work}/seed' -type f -exec chmod a-w {} + ; rm -rf '${work}/incr' '${work}/out'`,
   );
-  const compileStep = await wrapper(work, [
+  const compile = await wrapper(work, [
     ...compileActionArgs("seed", "incr", "unused_inputs.txt", 0),
     "--seed-report",
     "seed_report.json",
     ...compileArgs(),
   ]);
-  console.log(`\nrebuild, cold:   ${cold.toFixed(0)} ms`);
+  return { seed, compile };
+}
+
+const ROUNDS = 3;
+const work = await Deno.makeTempDir({ prefix: "pw-demo-" });
+const before = `${work}.before`;
+try {
+  const lines = writeCrate(`${work}/src`, SHAPE);
+  console.log(`generated a ${lines}-line crate in ${work}/src`);
+  const first = await wrapper(work, compileArgs());
+  console.log(`first build (cold, writes incremental state): ${ms(first)}`);
+  // Bazel leaves its outputs read-only.
+  await sh(`find '${work}/incr' '${work}/out' -type f -exec chmod a-w {} +`);
+  editOneFunction(`${work}/src`, 2);
+  console.log("changed one line in one function body (src/m0.rs)");
+  await sh(`cp -a '${work}' '${before}'`);
+
+  const cold: number[] = [];
+  const seeded: { seed: number; compile: number }[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    // Alternate which rebuild goes first, so neither always runs on a warmer machine.
+    const order = round % 2 === 0 ? ["cold", "seeded"] : ["seeded", "cold"];
+    for (const kind of order) {
+      await restore(work, before);
+      if (kind === "cold") cold.push(await coldRebuild(work));
+      else seeded.push(await seededRebuild(work));
+    }
+  }
+  const totals = seeded.map(({ seed, compile }) => seed + compile);
+  console.log(`\nrebuild after the edit, median of ${ROUNDS} rounds (each sample in brackets):`);
+  console.log(`  cold:   ${ms(median(cold))} [${cold.map(ms).join(", ")}]`);
   console.log(
-    `rebuild, seeded: ${(seedStep + compileStep).toFixed(0)} ms ` +
-      `(seed action ${seedStep.toFixed(0)} ms + compile action ${compileStep.toFixed(0)} ms)`,
+    `  seeded: ${ms(median(totals))} [${totals.map(ms).join(", ")}]: seed action ${
+      ms(median(seeded.map(({ seed }) => seed)))
+    } + compile action ${ms(median(seeded.map(({ compile }) => compile)))}`,
   );
   const reuse = sessionReuse(`${work}/incr`);
-  console.log(`objects rustc reused from the seed: ${reuse.reused} of ${reuse.objects}`);
   console.log(
-    `unused_inputs_list: ${JSON.stringify(Deno.readTextFileSync(`${work}/unused_inputs.txt`))}`,
+    `objects rustc reused from the seed: ${reuse.reused} of ${reuse.objects}. Why faster: rustc ` +
+      "found its previous session, recompiled only the code the edit touched, and kept the rest.",
   );
-  console.log(`seed report: ${Deno.readTextFileSync(`${work}/seed_report.json`)}`);
+
+  const unused = Deno.readTextFileSync(`${work}/unused_inputs.txt`);
+  console.log(`\nunused_inputs.txt: ${JSON.stringify(unused)}`);
+  console.log(
+    "  Bazel's unused_inputs_list: inputs named there are left out of the compile action's " +
+      "cache key, so a seed that differs every build never makes the action rerun by itself.",
+  );
+
+  const reportText = Deno.readTextFileSync(`${work}/seed_report.json`);
+  const report = JSON.parse(reportText);
+  console.log(`\nseed_report.json (last seeded run): ${reportText}`);
+  const freshLocks = report.files - report.linked - report.copied;
+  console.log(
+    [
+      `  files ${report.files} = linked ${report.linked} + copied ${report.copied} + ` +
+      `${freshLocks} fresh lock file(s), one per session: rustc must open a session's lock ` +
+      "read-write, so each gets a new empty one, never a link of the seed's.",
+      "  linked: files rustc only replaces (dep-graph, query cache, work products, metadata).",
+      "  copied: object files, made writable (rustc refuses read-only reused objects).",
+      `  sessions ${report.sessions}: only the newest finished session of each crate is seeded.`,
+      "  bytes_counted: bytes counted against --seed-min-mb (0 here: no threshold to reach).",
+    ].join("\n"),
+  );
 } finally {
-  await sh(
-    `chmod -R u+w '${work}' '${work}.before' 2>/dev/null; rm -rf '${work}' '${work}.before'`,
-  );
+  await sh(`chmod -R u+w '${work}' '${before}' 2>/dev/null; rm -rf '${work}' '${before}'`);
 }

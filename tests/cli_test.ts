@@ -5,7 +5,16 @@
 
 import assert from "node:assert/strict";
 import { FLAG_DEFINITIONS, VERSION } from "../mod/args/mod.ts";
-import { existsAt, isAlive, runWrapper, tempDir, wrapperCommand, writeScript } from "./helpers.ts";
+import {
+  existsAt,
+  isAlive,
+  MAIN_TS,
+  run,
+  runWrapper,
+  tempDir,
+  wrapperCommand,
+  writeScript,
+} from "./helpers.ts";
 
 const PRINT_ARGS = 'for a in "$@"; do printf "%s\\n" "$a"; done';
 
@@ -331,4 +340,26 @@ Deno.test("quit-on-rmeta when the child has already exited after the notificatio
     ),
   );
   for (const result of results) assert.deepEqual([result.code, result.stderr], [0, ""]);
+});
+
+Deno.test("bytes that are not UTF-8: an argument is an error naming it, an inherited env var passes untouched", async () => {
+  await using dir = await tempDir();
+  // Deno cannot put such bytes into an argument itself: a shell does.
+  const viaShell = (script: string) =>
+    run("/bin/sh", ["-c", script], { env: { DENO: Deno.execPath(), MAIN: MAIN_TS } });
+  const badArgument = await viaShell(`"$DENO" run -A "$MAIN" -- /bin/echo "$(printf 'a\\377b')"`);
+  assert.equal(badArgument.code, 1);
+  assert.match(
+    badArgument.stderr,
+    /^process wrapper error: argument 3 is not valid UTF-8: a\uFFFDb\n$/,
+  );
+  const realReplacementCharacter = await runWrapper(["--", "/bin/echo", "a\uFFFDb"]);
+  assert.equal(realReplacementCharacter.stdout, "a\uFFFDb\n");
+
+  const out = `${dir.path}/out.bin`;
+  const badEnv = await viaShell(
+    `X="$(printf 'a\\377b')" "$DENO" run -A "$MAIN" --env-file /dev/null -- /bin/sh -c 'printf %s "$X" > ${out}'`,
+  );
+  assert.equal(badEnv.code, 0, badEnv.stderr);
+  assert.deepEqual([...Deno.readFileSync(out)], [0x61, 0xff, 0x62]);
 });

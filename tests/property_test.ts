@@ -6,7 +6,8 @@
  */
 
 import assert from "node:assert/strict";
-import fc from "fast-check"; // dev-only: npm:fast-check@4.10.2 (deno.json, deno.lock)
+// Dev-only, pinned in deno.lock; imported here, not in deno.json, so no other task downloads it.
+import fc from "npm:fast-check@4.10.2";
 import { WrapperError } from "../mod/errors.ts";
 import { FLAG_DEFINITIONS, parseCommandLine } from "../mod/args/mod.ts";
 import { parseEnvFile, splitLogicalLines } from "../mod/args/mod.ts";

@@ -64,6 +64,63 @@ export function readLineFile(path: string): string {
 let startupEnv: Record<string, string> | undefined;
 
 /**
+ * The wrapper's environment as it started, read once: the wrapper never
+ * changes its own environment, so worker requests need not read it again.
+ *
+ * @example
+ * ```ts
+ * import { startupEnvironment } from "./host.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(startupEnvironment().PATH, Deno.env.get("PATH"));
+ * ```
+ */
+export function startupEnvironment(): Readonly<Record<string, string>> {
+  return startupEnv ??= Deno.env.toObject();
+}
+
+/**
+ * The position (0-based) of the first of this process's arguments that is not
+ * valid UTF-8, or `undefined` when all are. Deno hands such an argument over
+ * with U+FFFD in place of the bytes, which would reach rustc as an argument
+ * nobody wrote; only then is `/proc/self/cmdline` read to tell a real U+FFFD
+ * from a replaced byte (elsewhere than Linux, nothing can be told).
+ *
+ * @example
+ * ```ts
+ * import { nonUtf8Argument } from "./host.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(nonUtf8Argument(["--", "rustc"]), undefined);
+ * ```
+ */
+export function nonUtf8Argument(args: readonly string[]): number | undefined {
+  if (!args.some((arg) => arg.includes("\uFFFD"))) return undefined;
+  let cmdline: Uint8Array;
+  try {
+    cmdline = Deno.readFileSync("/proc/self/cmdline");
+  } catch {
+    return undefined;
+  }
+  const raw: Uint8Array[] = [];
+  let start = 0;
+  for (let end = cmdline.indexOf(0); end >= 0; end = cmdline.indexOf(0, start)) {
+    raw.push(cmdline.subarray(start, end));
+    start = end + 1;
+  }
+  // The script's arguments are the last ones (after deno's own and the script path).
+  const own = raw.slice(raw.length - args.length);
+  const decoder = new TextDecoder("utf-8", { fatal: true });
+  const index = own.findIndex((bytes) => {
+    try {
+      decoder.decode(bytes);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  return index < 0 ? undefined : index;
+}
+
+/**
  * A {@linkcode PlanHost} backed by Deno's APIs.
  *
  * @example
@@ -74,11 +131,9 @@ let startupEnv: Record<string, string> | undefined;
  * ```
  */
 export function systemHost(): PlanHost {
-  // The wrapper never changes its own environment: read it once, not per worker request.
-  startupEnv ??= Deno.env.toObject();
   return {
     cwd: Deno.cwd(),
-    env: startupEnv,
+    env: startupEnvironment(),
     readTextFile: readLineFile,
     realPath: (path) => {
       try {

@@ -38,4 +38,10 @@ export {
   type PlanHost,
   type PlannedFile,
 } from "./plan.ts";
-export { MAX_LINE_FILE_BYTES, readLineFile, systemHost } from "./host.ts";
+export {
+  MAX_LINE_FILE_BYTES,
+  nonUtf8Argument,
+  readLineFile,
+  startupEnvironment,
+  systemHost,
+} from "./host.ts";

@@ -8,6 +8,7 @@
 
 import { debug } from "../debug.ts";
 import { describeError, WrapperError } from "../errors.ts";
+import { startupEnvironment } from "../args/host.ts";
 import type { ChildPlan } from "../args/plan.ts";
 import { type ByteSink, type RunIO, writeAll } from "./run_io.ts";
 import { pumpStderr } from "./stderr_pump.ts";
@@ -65,8 +66,7 @@ export async function runChild(plan: ChildPlan, io: RunIO): Promise<ChildOutcome
     try {
       child = new Deno.Command(plan.executable, {
         args: [...plan.args],
-        env: { ...plan.env },
-        clearEnv: true,
+        ...childEnvironment(plan.env),
         stdin: io.stdin,
         stdout: stdoutFile || io.childStdout ? "piped" : "inherit",
         stderr: "piped",
@@ -137,6 +137,22 @@ export async function runChild(plan: ChildPlan, io: RunIO): Promise<ChildOutcome
   } finally {
     for (const file of opened) file.close();
   }
+}
+
+/**
+ * The child inherits the wrapper's own environment and gets only what the plan
+ * changed on top: a variable whose bytes are not UTF-8 (which Deno cannot hold
+ * in a string) then reaches the child untouched, as upstream passes it. A plan
+ * that drops an inherited variable gets exactly its environment instead.
+ */
+function childEnvironment(env: Readonly<Record<string, string>>): Deno.CommandOptions {
+  const inherited = startupEnvironment();
+  if (Object.keys(inherited).some((key) => !(key in env))) {
+    return { env: { ...env }, clearEnv: true };
+  }
+  return {
+    env: Object.fromEntries(Object.entries(env).filter(([key, value]) => inherited[key] !== value)),
+  };
 }
 
 async function copyAll(from: ReadableStream<Uint8Array>, to: ByteSink): Promise<void> {

@@ -48,16 +48,14 @@ const DENORT_ADVICE =
  * ```
  */
 export function compileFailureLine(stderr: string, denortBin: string | undefined): string {
-  // deno prints colours even into a pipe.
-  const text = stderr.replace(/\x1b\[[0-9;]*m/g, "");
-  const causes = [...text.matchAll(/^\s+\d+: (.+)$/gm)].map((match) => match[1].trim())
+  const causes = [...stderr.matchAll(/^\s+\d+: (.+)$/gm)].map((match) => match[1].trim())
     .filter((cause) => cause !== "<unknown>" && !/^(std|core|deno)::/.test(cause));
-  const firstError = text.match(/^error: (.+)$/m)?.[1].trim();
-  const reason = causes.at(-1) ?? firstError ?? (text.trim().split("\n")[0] || "no message");
+  const firstError = stderr.match(/^error: (.+)$/m)?.[1].trim();
+  const reason = causes.at(-1) ?? firstError ?? (stderr.trim().split("\n")[0] || "no message");
   if (denortBin !== undefined) {
     return `deno compile failed with DENORT_BIN=${denortBin}: ${reason}; ${DENORT_ADVICE}`;
   }
-  if (/denort|dns error|download|failed to lookup|error sending request/i.test(text)) {
+  if (/denort|dns error|download|failed to lookup|error sending request/i.test(stderr)) {
     return `deno compile could not download the denort runtime (no network?): ${DENORT_ADVICE}`;
   }
   return `deno compile failed: ${reason}`;
@@ -139,6 +137,7 @@ export async function compile(output: string = DEFAULT_OUTPUT): Promise<number> 
     args: ["compile", ...RUNTIME_PERMISSIONS, ...includes, "--output", output, entry],
     stdout: "piped",
     stderr: "piped",
+    env: { NO_COLOR: "1" },
   }).output();
   if (built.code !== 0) {
     console.error(compileFailureLine(new TextDecoder().decode(built.stderr), denortBin()));

@@ -6,7 +6,9 @@
  */
 
 import assert from "node:assert/strict";
-// Dev-only, pinned in deno.lock; imported here, not in deno.json, so no other task downloads it.
+// Dev-only, pinned in deno.lock. Not in deno.json: `deno task` installs every dependency listed
+// there first, so the demo would download a test library.
+// deno-lint-ignore no-import-prefix
 import fc from "npm:fast-check@4.10.2";
 import { WrapperError } from "../mod/errors.ts";
 import { FLAG_DEFINITIONS, parseCommandLine } from "../mod/args/mod.ts";

@@ -173,7 +173,8 @@ Deno.test("quit-on-rmeta kills the child after the metadata notification and suc
   const child = writeScript(
     dir.path,
     "meta.sh",
-    `echo '{"$message_type":"artifact","artifact":"x.rmeta","emit":"metadata"}' >&2; exec sleep 30`,
+    // Left alone, it would fail (exit 3) after 30 s: only the kill and the success make it 0, fast.
+    `echo '{"$message_type":"artifact","artifact":"x.rmeta","emit":"metadata"}' >&2; sleep 30; exit 3`,
   );
   const started = performance.now();
   const result = await runWrapper(

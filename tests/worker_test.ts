@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import type { RunIO } from "../mod/exec/mod.ts";
 import { jsonObjects, parseWorkRequest, type RunWrapper, serveWorker } from "../mod/worker/mod.ts";
-import { MAIN_TS, runWrapper, tempDir } from "./helpers.ts";
+import { existsAt, isAlive, MAIN_TS, runWrapper, tempDir } from "./helpers.ts";
 
 const encoder = new TextEncoder();
 
@@ -34,7 +34,7 @@ async function serve(chunks: string[], run: RunWrapper, startupArgs: string[] = 
 const request = (id: number, args: string[], extra: Record<string, unknown> = {}) =>
   JSON.stringify({ arguments: args, requestId: id, ...extra }) + "\n";
 
-const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 Deno.test("parseWorkRequest reads arguments, id, cancel and sandboxDir, with protobuf defaults", () => {
   assert.deepEqual(parseWorkRequest('{"arguments":["a"],"requestId":4,"sandboxDir":"sb"}'), {
@@ -248,4 +248,42 @@ Deno.test("the real wrapper as a worker: only responses on stdout, runs as one-s
 Deno.test("--persistent_worker after -- is the child's argument, not worker mode", async () => {
   const result = await runWrapper(["--", "/bin/echo", "--persistent_worker"]);
   assert.deepEqual([result.code, result.stdout], [0, "--persistent_worker\n"]);
+});
+
+Deno.test("the real wrapper as a worker: cancel kills the request's real child process", async () => {
+  await using dir = await tempDir();
+  const worker = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", "-A", MAIN_TS, "--persistent_worker"],
+    cwd: dir.path,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const writer = worker.stdin.getWriter();
+  const lines = worker.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  await writer.write(encoder.encode(JSON.stringify({
+    arguments: ["--", "/bin/sh", "-c", "echo $$ > child.pid; exec sleep 600"],
+    requestId: 7,
+  }) + "\n"));
+  const pidFile = `${dir.path}/child.pid`;
+  while (!existsAt(pidFile) || Deno.readTextFileSync(pidFile) === "") await delay(10);
+  const pid = Number(Deno.readTextFileSync(pidFile));
+  assert.ok(isAlive(pid), "the child runs until cancelled");
+
+  await writer.write(encoder.encode(JSON.stringify({ requestId: 7, cancel: true }) + "\n"));
+  // The answer comes once the child has ended: a child left running would take 600 s.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<{ value: string }>((resolve) => {
+    timer = setTimeout(() => resolve({ value: "no answer: the child was not killed" }), 60_000);
+  });
+  const { value } = await Promise.race([lines.read(), timeout]);
+  clearTimeout(timer);
+  assert.ok(value?.startsWith("{"), value);
+  assert.deepEqual(JSON.parse(value!.trim()).wasCancelled, true);
+  for (let waited = 0; isAlive(pid) && waited < 5000; waited += 10) await delay(10);
+  assert.equal(isAlive(pid), false, "the cancelled request's child is dead");
+
+  await writer.close();
+  assert.equal((await lines.read()).done, true, "no other answer");
+  assert.equal((await worker.status).code, 0);
 });

@@ -174,7 +174,9 @@ Deno.test("quit-on-rmeta kills the child after the metadata notification and suc
     dir.path,
     "meta.sh",
     // Left alone, it would fail (exit 3) after 30 s: only the kill and the success make it 0, fast.
-    `echo '{"$message_type":"artifact","artifact":"x.rmeta","emit":"metadata"}' >&2; sleep 30; exit 3`,
+    // One process (no grandchild holding the pipes), as rustc is when it writes metadata.
+    `echo '{"$message_type":"artifact","artifact":"x.rmeta","emit":"metadata"}' >&2
+exec '${Deno.execPath()}' eval 'setTimeout(() => Deno.exit(3), 30_000)'`,
   );
   const started = performance.now();
   const result = await runWrapper(

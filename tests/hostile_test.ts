@@ -69,20 +69,45 @@ for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
   });
 }
 
-Deno.test("SIGKILL in the middle of a 100k-file seed, then a rerun into a fresh DEST: complete", async () => {
+Deno.test("SIGKILL in the middle of a 100k-file seed: PREV intact, DEST partial links of PREV, a rerun completes", async () => {
   await using dir = await tempDir("pw-many-", MANY_FILES_PARENT);
   makeTree(`${dir.path}/prev`, 100_000);
+  const listing = async () =>
+    (await run("sh", ["-c", "find prev -printf '%P %y %m %s %T@ %i\\n' | sort"], { cwd: dir.path }))
+      .stdout;
+  const prevBefore = await listing();
   const killed = wrapperCommand([...seedArgs("prev", "dest1", "r1.json"), "--exit-early", "true"], {
     cwd: dir.path,
   }).spawn();
-  // Kill once linking has begun (DEST has a first directory), long before 100k links are done.
-  for (let i = 0; i < 2000 && !existsAt(`${dir.path}/dest1/d0`); i++) {
-    await new Promise((r) => setTimeout(r, 2));
-  }
+  // Kill once linking has begun: a first file is in DEST.
+  const linkingStarted = () => {
+    try {
+      return [...Deno.readDirSync(`${dir.path}/dest1/d0`)].length > 0;
+    } catch {
+      return false;
+    }
+  };
+  while (!linkingStarted()) await new Promise((resolve) => setTimeout(resolve, 1));
   killed.kill("SIGKILL");
-  assert.deepEqual((await killed.status).signal, "SIGKILL");
+  assert.deepEqual((await killed.status).signal, "SIGKILL", "killed before it finished");
   await killed.stdout.cancel();
   await killed.stderr.cancel();
+
+  assert.equal(await listing(), prevBefore, "PREV: same entries, modes, sizes, mtimes, inodes");
+  // What the kill left: a part of PREV's files, each a hard link of PREV's, nothing else.
+  const left = (await run("sh", ["-c", "cd dest1 && find . -type f -printf '%P %i\\n'"], {
+    cwd: dir.path,
+  })).stdout.trimEnd().split("\n").filter((line) => line !== "");
+  const prevInodes = new Map(
+    prevBefore.trimEnd().split("\n").map((line) => line.split(" ")).map((f) => [f[0], f[5]]),
+  );
+  assert.ok(left.length > 0 && left.length < 100_000, `${left.length} files left`);
+  for (const line of left) {
+    const [path, inode] = line.split(" ");
+    assert.equal(prevInodes.get(path), inode, `${path} is not a link of PREV's`);
+  }
+  assert.equal(existsAt(`${dir.path}/r1.json`), false, "no report of a run that never finished");
+
   const rerun = await runWrapper([...seedArgs("prev", "dest2", "r2.json"), "--", "/bin/true"], {
     cwd: dir.path,
   });

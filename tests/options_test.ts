@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { parseCommandLine } from "../mod/args/mod.ts";
+import { WrapperError } from "../mod/errors.ts";
 import { DEFAULT_SEED_MIN_MB, resolveOptions } from "../mod/args/mod.ts";
 
 const resolve = (argv: string[]) => resolveOptions(parseCommandLine(argv));
@@ -7,7 +8,9 @@ const messageOf = (argv: string[]) => {
   try {
     resolve(argv);
   } catch (error) {
-    return (error as Error).message;
+    // A TypeError from a bug must not pass for a rejected command line.
+    if (error instanceof WrapperError) return error.message;
+    throw error;
   }
   throw new Error(`expected ${JSON.stringify(argv)} to be rejected`);
 };

@@ -110,6 +110,8 @@ async function provesReuse(
     assert.deepEqual(Number.parseInt(seedTree[path].split(" ")[1], 8) & 0o222, 0, path);
   }
 
+  await assertFreshWritableLocks(wrapper, work);
+
   const reuse = sessionReuse(`${work}/incr`);
   assert.ok(reuse.objects >= 4, `too few objects to judge: ${JSON.stringify(reuse)}`);
   assert.ok(
@@ -125,6 +127,39 @@ async function provesReuse(
   assert.deepEqual(coldAgain.code, 0, coldAgain.stderr);
   assert.deepEqual(sessionReuse(`${work}/incr`).reused, 0);
   assert.deepEqual(await runLinked(rustc, work), seededResult);
+}
+
+/**
+ * What seeding gives each session: its own lock file, empty and writable by its owner, never a
+ * link of the seed's read-only one. Checked on the files themselves, so that a run as root, which
+ * ignores permission bits, still sees a lock rustc could not open as anyone else.
+ */
+async function assertFreshWritableLocks(wrapper: Wrapper, work: string): Promise<void> {
+  const probe = await wrapper([
+    "--copy-seed",
+    "seed",
+    "probe",
+    "--seed-min-mb",
+    "0",
+    "--",
+    "/bin/true",
+  ], work);
+  assert.equal(probe.code, 0, probe.stderr);
+  const locks = [...Deno.readDirSync(`${work}/probe`)].flatMap((crate) =>
+    [...Deno.readDirSync(`${work}/probe/${crate.name}`)]
+      .filter((entry) => entry.name.endsWith(".lock"))
+      .map((entry) => `${crate.name}/${entry.name}`)
+  );
+  assert.ok(locks.length > 0, "the seed has a session");
+  for (const lock of locks) {
+    const fresh = Deno.statSync(`${work}/probe/${lock}`);
+    const seeds = Deno.statSync(`${work}/seed/${lock}`);
+    assert.equal(fresh.size, 0, lock);
+    assert.equal(fresh.mode! & 0o600, 0o600, `${lock} is not readable and writable by its owner`);
+    assert.equal(fresh.nlink, 1, `${lock} is a link`);
+    assert.notEqual(fresh.ino, seeds.ino, `${lock} is the seed's own lock`);
+  }
+  await run("rm", ["-rf", `${work}/probe`]);
 }
 
 /** Links a program against `out/libgen.rlib` and returns what it prints. */

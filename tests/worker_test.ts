@@ -261,10 +261,12 @@ Deno.test("the real wrapper as a worker: cancel kills the request's real child p
   }).spawn();
   const writer = worker.stdin.getWriter();
   const lines = worker.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  await writer.write(encoder.encode(JSON.stringify({
-    arguments: ["--", "/bin/sh", "-c", "echo $$ > child.pid; exec sleep 600"],
-    requestId: 7,
-  }) + "\n"));
+  await writer.write(encoder.encode(
+    JSON.stringify({
+      arguments: ["--", "/bin/sh", "-c", "echo $$ > child.pid; exec sleep 600"],
+      requestId: 7,
+    }) + "\n",
+  ));
   const pidFile = `${dir.path}/child.pid`;
   while (!existsAt(pidFile) || Deno.readTextFileSync(pidFile) === "") await delay(10);
   const pid = Number(Deno.readTextFileSync(pidFile));

@@ -18,6 +18,7 @@ import {
 import { editOneFunction, writeCrate } from "../fixtures/gen_crate.ts";
 import { sessionReuse } from "../fixtures/rustc_reuse.ts";
 import { run, RUSTC, tempDir } from "./helpers.ts";
+import { NOBODY } from "./unprivileged.ts";
 
 const BUILD_TIMEOUT_MS = 120_000;
 /** The default incremental mode: the wrapper's store. */
@@ -75,6 +76,9 @@ Deno.test({
         );
         assert.ok(coldOutput.endsWith(`built by ${user}\n`), coldOutput);
         assert.deepEqual(sessionReuse(shapesStore()).sessions, 1);
+        if (runner.asNobody) {
+          assert.equal(Deno.statSync(shapesStore()).uid, NOBODY, "the wrapper ran as nobody");
+        }
       });
 
       await t.step(

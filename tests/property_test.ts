@@ -176,6 +176,63 @@ Deno.test("param files: random nested @files (cycles included) expand or fail wi
   );
 });
 
+Deno.test("param files: acyclic nested @files with ${pwd} expand exactly as a reference model says", () => {
+  const names = ["p0", "p1", "p2", "p3"];
+  // No line syntax here (backslashes, line ends): the line rules have their own properties.
+  const text = fc.string({
+    unit: fc.constantFrom("a", "é", "😀", " ", "=", "$", "{", "}", "-", "/"),
+    minLength: 1,
+    maxLength: 12,
+  }).filter((line) => !line.startsWith("@"));
+  const withPwd = fc.tuple(text, text).map(([before, after]) => `${before}\${pwd}${after}`);
+  const lineFor = (index: number) =>
+    fc.oneof(
+      withPwd,
+      text,
+      // A file names only later files: no cycles, nothing missing.
+      ...names.slice(index + 1).map((name) => fc.constant(`@${name}`)),
+    );
+  const files = fc.tuple(
+    ...names.map((_, i) => fc.array(lineFor(i), { minLength: 1, maxLength: 4 })),
+  );
+  const child = fc.array(fc.oneof(withPwd, text, fc.constant("@p0")), {
+    minLength: 1,
+    maxLength: 4,
+  });
+  let substitutedChecks = 0;
+  fc.assert(
+    fc.property(files, child, withPwd, (contents, childArgs, program) => {
+      const byName = Object.fromEntries(names.map((name, i) => [name, contents[i]]));
+      const host = {
+        cwd: "/work",
+        env: {},
+        readTextFile: (path: string) => byName[path].join("\n") + "\n",
+        realPath: () => undefined,
+      };
+      const expected = (name: string): string[] =>
+        byName[name].flatMap((line) => {
+          const substituted = line.replaceAll("${pwd}", "/work");
+          return substituted.startsWith("@") ? expected(substituted.slice(1)) : [substituted];
+        });
+      const argv = ["--subst", "pwd=${pwd}", "--", program, ...childArgs];
+      const plan = planChild(resolveOptions(parseCommandLine(argv)), host);
+      assert.equal(plan.executable, program.replaceAll("${pwd}", "/work"));
+      assert.deepEqual(
+        plan.args,
+        childArgs.map((arg) => arg === "@p0" ? "@p0.expanded" : arg.replaceAll("${pwd}", "/work")),
+      );
+      for (const file of plan.paramFiles) {
+        assert.equal(file.path, "p0.expanded");
+        assert.equal(file.content, expected("p0").map((line) => line + "\n").join(""));
+      }
+      substitutedChecks++;
+    }),
+    RUNS,
+  );
+  // Every case had a ${pwd} (the program) and ran to the end: none was skipped by an error.
+  assert.equal(substitutedChecks, RUNS.numRuns);
+});
+
 Deno.test("stamping and substitution keep $&, $$ and $` in values as written (found by the properties)", () => {
   assert.deepEqual(substitute("${k}", [{ key: "k", value: "a$&b$$c$`d$'e" }]), "a$&b$$c$`d$'e");
   assert.deepEqual(stamp("{K}", [["K", "$&$$"]]), "$&$$");

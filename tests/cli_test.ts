@@ -268,7 +268,19 @@ Deno.test("bad input: one clear line naming the flag or file, non-zero, no files
       "--env-file /dev/zero: cannot read file (larger than 256 MiB)",
     ],
     [["--exit-early", "true", "--env-file", "bad.env", "--", "/bin/true", "@p.params"], "bad.env"],
-    [["--", "./no-such-program"], "failed to spawn child process ./no-such-program"],
+    [
+      [
+        "--stdout-file",
+        "o.txt",
+        "--stderr-file",
+        "e.txt",
+        "--output-file",
+        "r.txt",
+        "--",
+        "./nope",
+      ],
+      "failed to spawn child process ./nope",
+    ],
   ];
   for (const [args, expected] of cases) {
     const result = await runWrapper(args, { cwd: dir.path });

@@ -237,3 +237,61 @@ Deno.test("child output: stderr closed early does not hang; 50 MB of stdout arri
   const inherited = await wrapperCommand(["--", child], { cwd: dir.path }).output();
   assert.deepEqual([inherited.code, inherited.stdout.length], [0, 50_000_000]);
 });
+
+Deno.test({
+  name:
+    "a full disk under any output file: one line naming the flag and ENOSPC, exit 1, the child stopped",
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    await using work = await tempDir();
+    const small = `${work.path}/small`;
+    Deno.mkdirSync(small);
+    const mounted = await run("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", small]);
+    if (mounted.code !== 0) throw new Error(`cannot mount a small tmpfs: ${mounted.stderr}`);
+    try {
+      // One process writing 4 MiB, then staying 30 s unless stopped.
+      const writer = (stream: "stdout" | "stderr") =>
+        writeScript(
+          work.path,
+          `${stream}.sh`,
+          `exec '${Deno.execPath()}' eval 'const chunk = new Uint8Array(65536).fill(120);
+for (let i = 0; i < 64; i++) { let at = 0; while (at < chunk.length) at += Deno.${stream}.writeSync(chunk.subarray(at)); }
+setTimeout(() => {}, 30000)'`,
+        );
+      Deno.writeFileSync(`${work.path}/big`, new Uint8Array(4 << 20));
+      const cases: [string, string[]][] = [
+        ["--stdout-file", ["--stdout-file", `${small}/out`, "--", writer("stdout")]],
+        ["--stderr-file", ["--stderr-file", `${small}/err`, "--", writer("stderr")]],
+        ["--output-file", ["--output-file", `${small}/raw`, "--", writer("stderr")]],
+        ["--copy-output", ["--copy-output", "big", `${small}/copy`, "--", "/bin/true"]],
+      ];
+      for (const [flag, args] of cases) {
+        const started = performance.now();
+        const result = await runWrapper(args, { cwd: work.path });
+        const lines = result.stderr.trimEnd().split("\n").filter((line) =>
+          !/^x+$/.test(line) && line !== ""
+        );
+        assert.equal(result.code, 1, `${flag}: ${result.stderr.slice(-300)}`);
+        assert.equal(lines.length, 1, `${flag}: ${lines.join("\n").slice(0, 2000)}`);
+        assert.match(
+          lines[0].replace(/^x+/, ""),
+          new RegExp(`^process wrapper error: ${flag} .*No space left`),
+        );
+        assert.ok(performance.now() - started < 20_000, `${flag}: the child was not stopped`);
+        await run("sh", ["-c", `rm -f '${small}'/*`]);
+      }
+      // A disk with no byte left: the seed report asked for cannot be written.
+      await run("sh", ["-c", `dd if=/dev/zero of='${small}/fill' bs=64k 2>/dev/null`]);
+      Deno.mkdirSync(`${work.path}/seed/d`, { recursive: true });
+      Deno.writeTextFileSync(`${work.path}/seed/d/f`, "f");
+      const report = await runWrapper(
+        [...seedArgs("seed", "dest", `${small}/r.json`), "--", "/bin/true"],
+        { cwd: work.path },
+      );
+      assert.equal(report.code, 1, report.stderr);
+      assert.match(report.stderr, /^process wrapper error: --seed-report .*No space left.*\n$/);
+    } finally {
+      await run("umount", [small]);
+    }
+  },
+});

@@ -79,7 +79,7 @@ export function copyOutput({ source, destination }: PathPair): void {
     Deno.copyFileSync(source, destination);
   } catch (error) {
     throw new WrapperError(
-      `--copy-output: failed to copy ${source} into ${destination}: ${describeError(error)}`,
+      `--copy-output ${source} ${destination}: cannot copy (${describeError(error)})`,
     );
   }
 }

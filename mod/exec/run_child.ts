@@ -40,102 +40,125 @@ const SIGNAL_NUMBERS: Record<(typeof FORWARDED_SIGNALS)[number], number> = {
  * assert.equal((await runChild(plan, PROCESS_IO)).code, 3);
  * ```
  *
- * @throws {WrapperError} when an output file can't be opened, the child can't
- * be started, or its stderr is not the JSON that `--rustc-output-format` expects.
+ * @throws {WrapperError} when the child can't be started, an output file can't
+ * be opened or written (the child is then killed), or its stderr is not the
+ * JSON that `--rustc-output-format` expects.
  */
 export async function runChild(plan: ChildPlan, io: RunIO): Promise<ChildOutcome> {
   const options = plan.output;
-  const opened: Deno.FsFile[] = [];
-  const open = (path: string | undefined, flag: string) => {
-    if (path === undefined) return undefined;
+  debug(`child argv: ${JSON.stringify([plan.executable, ...plan.args])}`);
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(plan.executable, {
+      args: [...plan.args],
+      ...childEnvironment(plan.env),
+      stdin: io.stdin,
+      stdout: options.stdoutFile || io.childStdout ? "piped" : "inherit",
+      stderr: "piped",
+    }).spawn();
+  } catch (error) {
+    throw new WrapperError(
+      `failed to spawn child process ${plan.executable}: ${describeError(error)}`,
+    );
+  }
+
+  let receivedSignal: number | undefined;
+  const signalChild = (signal: Deno.Signal) => {
     try {
-      const file = Deno.openSync(path, { write: true, create: true, truncate: true });
-      opened.push(file);
-      return file;
+      child.kill(signal);
+    } catch {
+      // The child is already gone; nothing left to stop.
+    }
+  };
+  const kill = () => signalChild("SIGKILL");
+  if (io.cancel?.aborted) kill();
+  io.cancel?.addEventListener("abort", kill);
+  const handlers = (io.forwardSignals ? FORWARDED_SIGNALS : []).map((signal) => {
+    const handler = () => {
+      receivedSignal ??= SIGNAL_NUMBERS[signal];
+      signalChild(signal);
+    };
+    Deno.addSignalListener(signal, handler);
+    return [signal, handler] as const;
+  });
+  // Output files are created only once the child runs, as upstream does.
+  const files = new OutputFiles();
+  try {
+    const stdoutFile = files.open("--stdout-file", options.stdoutFile);
+    const stderrFile = files.open("--stderr-file", options.stderrFile);
+    const outputFile = files.open("--output-file", options.outputFile);
+    const stdoutSink = stdoutFile ?? io.childStdout;
+    const stdoutDone = stdoutSink ? copyAll(child.stdout, stdoutSink) : undefined;
+    // A failed write to stdout must not wait for stderr to end: the child is stopped at once.
+    stdoutDone?.catch(kill);
+    const outcome = await pumpStderr(child.stderr, {
+      forward: stderrFile ?? io.childStderr,
+      raw: outputFile,
+      format: options.format,
+      quitOnMetadata: options.quitOnMetadata,
+    });
+    if (outcome.stoppedAtMetadata) {
+      debug("metadata emitted: killing the child");
+      kill(); // rustc may have exited on its own meanwhile.
+      await child.stderr.cancel().catch(() => {});
+    }
+    const status = await child.status;
+    await stdoutDone;
+    if (receivedSignal !== undefined) {
+      return { code: 128 + receivedSignal, stoppedAtMetadata: false };
+    }
+    if (outcome.stoppedAtMetadata) return { code: 0, stoppedAtMetadata: true };
+    const code = status.signal === null ? status.code : 1;
+    if (outcome.invalidLine !== undefined) {
+      const reason = `failed to process stderr: error parsing rustc output as json: ${
+        JSON.stringify(outcome.invalidLine.slice(0, 200))
+      }`;
+      if (code === 0) throw new WrapperError(reason);
+      debug(reason);
+    }
+    return { code, stoppedAtMetadata: false };
+  } catch (error) {
+    // Output that cannot be written (a full disk) ends the run: the child must not go on.
+    kill();
+    await child.status;
+    await child.stderr.cancel().catch(() => {});
+    throw error;
+  } finally {
+    io.cancel?.removeEventListener("abort", kill);
+    for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+    files.close();
+  }
+}
+
+/**
+ * The files a run writes its child's output to. Every failure, opening or
+ * writing, is a {@linkcode WrapperError} naming the flag and the file.
+ */
+class OutputFiles {
+  readonly #open: Deno.FsFile[] = [];
+
+  open(flag: string, path: string | undefined): ByteSink | undefined {
+    if (path === undefined) return undefined;
+    let file: Deno.FsFile;
+    try {
+      file = Deno.openSync(path, { write: true, create: true, truncate: true });
     } catch (error) {
       throw new WrapperError(`${flag} ${path}: cannot open for writing (${describeError(error)})`);
     }
-  };
-  try {
-    const stdoutFile = open(options.stdoutFile, "--stdout-file");
-    const stderrFile = open(options.stderrFile, "--stderr-file");
-    const outputFile = open(options.outputFile, "--output-file");
-
-    debug(`child argv: ${JSON.stringify([plan.executable, ...plan.args])}`);
-    let child: Deno.ChildProcess;
-    try {
-      child = new Deno.Command(plan.executable, {
-        args: [...plan.args],
-        ...childEnvironment(plan.env),
-        stdin: io.stdin,
-        stdout: stdoutFile || io.childStdout ? "piped" : "inherit",
-        stderr: "piped",
-      }).spawn();
-    } catch (error) {
-      throw new WrapperError(
-        `failed to spawn child process ${plan.executable}: ${describeError(error)}`,
-      );
-    }
-
-    let receivedSignal: number | undefined;
-    const signalChild = (signal: Deno.Signal) => {
-      try {
-        child.kill(signal);
-      } catch {
-        // The child is already gone; nothing left to stop.
-      }
+    this.#open.push(file);
+    return {
+      async write(bytes) {
+        try {
+          return await file.write(bytes);
+        } catch (error) {
+          throw new WrapperError(`${flag} ${path}: cannot write (${describeError(error)})`);
+        }
+      },
     };
-    const kill = () => signalChild("SIGKILL");
-    if (io.cancel?.aborted) kill();
-    io.cancel?.addEventListener("abort", kill);
-    const handlers = (io.forwardSignals ? FORWARDED_SIGNALS : []).map((signal) => {
-      const handler = () => {
-        receivedSignal ??= SIGNAL_NUMBERS[signal];
-        signalChild(signal);
-      };
-      Deno.addSignalListener(signal, handler);
-      return [signal, handler] as const;
-    });
+  }
 
-    try {
-      const stdoutDone = stdoutFile
-        ? child.stdout.pipeTo(stdoutFile.writable)
-        : io.childStdout
-        ? copyAll(child.stdout, io.childStdout)
-        : undefined;
-      if (stdoutFile) opened.splice(opened.indexOf(stdoutFile), 1); // pipeTo closes it.
-      const outcome = await pumpStderr(child.stderr, {
-        forward: (stderrFile ?? io.childStderr) as ByteSink,
-        raw: outputFile,
-        format: options.format,
-        quitOnMetadata: options.quitOnMetadata,
-      });
-      if (outcome.stoppedAtMetadata) {
-        debug("metadata emitted: killing the child");
-        kill(); // rustc may have exited on its own meanwhile.
-        await child.stderr.cancel().catch(() => {});
-      }
-      const status = await child.status;
-      await stdoutDone;
-      if (receivedSignal !== undefined) {
-        return { code: 128 + receivedSignal, stoppedAtMetadata: false };
-      }
-      if (outcome.stoppedAtMetadata) return { code: 0, stoppedAtMetadata: true };
-      const code = status.signal === null ? status.code : 1;
-      if (outcome.invalidLine !== undefined) {
-        const reason = `failed to process stderr: error parsing rustc output as json: ${
-          JSON.stringify(outcome.invalidLine.slice(0, 200))
-        }`;
-        if (code === 0) throw new WrapperError(reason);
-        debug(reason);
-      }
-      return { code, stoppedAtMetadata: false };
-    } finally {
-      io.cancel?.removeEventListener("abort", kill);
-      for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
-    }
-  } finally {
-    for (const file of opened) file.close();
+  close(): void {
+    for (const file of this.#open) file.close();
   }
 }
 

@@ -1,11 +1,12 @@
 /**
  * The seeding step of one wrapper run: `--copy-seed`, then
- * `--seed-prev-dir`, then `--seed-report`. Never fatal.
+ * `--seed-prev-dir`, then `--seed-report`. Seeding is never fatal; a report that cannot be
+ * written is an error.
  *
  * @module
  */
 
-import { describeError, wrapperMessage } from "../errors.ts";
+import { describeError, WrapperError } from "../errors.ts";
 import type { Options } from "../args/options.ts";
 import { seedDirectory, type SeedReport } from "./seed_directory.ts";
 
@@ -51,8 +52,10 @@ export async function seedForOptions(
     try {
       Deno.writeTextFileSync(options.seedReport, JSON.stringify(body, null, 2) + "\n");
     } catch (error) {
-      const reason = describeError(error);
-      warn(wrapperMessage(`--seed-report ${options.seedReport}: cannot write (${reason})`));
+      // Seeding is never fatal, but a report asked for and lost is lost output.
+      throw new WrapperError(
+        `--seed-report ${options.seedReport}: cannot write (${describeError(error)})`,
+      );
     }
   }
   return reports;

@@ -23,6 +23,7 @@
 import { editOneFunction, writeCrate } from "../fixtures/gen_crate.ts";
 import { compileActionArgs, seedActionArgs } from "../fixtures/pr3925_args.ts";
 import { listTree } from "../mod/seed/mod.ts";
+import { jsonObjects } from "../mod/worker/mod.ts";
 import { bazelEditLoop } from "./bazel_edit_loop.ts";
 import { WorkerClient } from "./worker_client.ts";
 
@@ -172,6 +173,24 @@ async function workerOverhead(): Promise<void> {
   console.log(`   worker request (round trip)     ${w.toFixed(2)} ms (target < 1.5 ms)`);
   console.log(`   of which Deno spawning the child ${f.toFixed(2)} ms (in-process floor)`);
   console.log(`   one-shot / worker: ${(oneShot / w).toFixed(1)}x`);
+  const parse = await requestParseMilliseconds(40);
+  results.worker = { ...results.worker as object, parse_40_mib_request_ms: parse };
+  console.log(
+    `   finding a 40 MiB request in 64 KiB reads: ${parse.toFixed(0)} ms (target < 1000 ms)`,
+  );
+}
+
+/** How long the worker takes to find one request of `mib` MiB arriving in 64 KiB reads. */
+async function requestParseMilliseconds(mib: number): Promise<number> {
+  const text = JSON.stringify({ arguments: ["--", "x".repeat(mib << 20)], requestId: 1 });
+  const bytes = new TextEncoder().encode(text);
+  const reads: Uint8Array[] = [];
+  for (let at = 0; at < bytes.length; at += 65536) reads.push(bytes.subarray(at, at + 65536));
+  const started = performance.now();
+  const found = await Array.fromAsync(jsonObjects(ReadableStream.from(reads)));
+  const elapsed = performance.now() - started;
+  if (found.length !== 1 || found[0].length !== text.length) throw new Error("request not found");
+  return elapsed;
 }
 
 function makeFlatTree(root: string, files: number): void {

@@ -51,9 +51,14 @@ Deno.test("16 wrappers seed from one PREV at once: all complete, PREV byte-ident
 });
 
 for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
-  Deno.test(`${signal} to the wrapper ends its child (no orphan) and exits ${code}`, async () => {
+  Deno.test(`${signal} to the wrapper ends its child and the child's children, and exits ${code}`, async () => {
     await using dir = await tempDir();
-    const child = writeScript(dir.path, "sleepy.sh", "echo $$ > pid; echo up >&2; exec sleep 60");
+    // The background sleep holds the pipes and, in a shell script, ignores SIGINT.
+    const child = writeScript(
+      dir.path,
+      "sleepy.sh",
+      "sleep 600 & echo $! > grandchild; echo $$ > pid; echo up >&2; wait",
+    );
     const wrapper = wrapperCommand(["--", child], { cwd: dir.path }).spawn();
     const reader = wrapper.stderr.getReader();
     await reader.read(); // The child is running.
@@ -64,8 +69,12 @@ for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
     await wrapper.stdout.cancel();
     await wrapper.stderr.cancel();
     assert.deepEqual(status.code, code);
-    for (let i = 0; i < 50 && isAlive(childPid); i++) await new Promise((r) => setTimeout(r, 10));
+    const grandchild = Number(Deno.readTextFileSync(`${dir.path}/grandchild`));
+    for (let i = 0; i < 50 && (isAlive(childPid) || isAlive(grandchild)); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
     assert.deepEqual(isAlive(childPid), false, "the child is gone");
+    assert.deepEqual(isAlive(grandchild), false, "and so is its child");
   });
 }
 

@@ -16,6 +16,7 @@ import { parseEnvFile, splitLogicalLines } from "../mod/args/mod.ts";
 import { resolveOptions } from "../mod/args/mod.ts";
 import { planChild } from "../mod/args/mod.ts";
 import { stamp, substitute } from "../mod/args/mod.ts";
+import { jsonObjects } from "../mod/worker/mod.ts";
 
 const RUNS = { numRuns: 300 };
 
@@ -231,6 +232,33 @@ Deno.test("param files: acyclic nested @files with ${pwd} expand exactly as a re
   );
   // Every case had a ${pwd} (the program) and ran to the end: none was skipped by an error.
   assert.equal(substitutedChecks, RUNS.numRuns);
+});
+
+Deno.test("worker requests: objects split anywhere, compact or pretty, come out whole and in order", async () => {
+  const request = fc.record({
+    arguments: fc.array(
+      fc.string({ unit: fc.constantFrom("a", "{", "}", '"', "\\", "é", "😀", "\n") }),
+    ),
+    requestId: fc.nat(),
+  });
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.tuple(request, fc.boolean()), { minLength: 1, maxLength: 5 }),
+      fc.array(fc.integer({ min: 1, max: 17 }), { minLength: 1, maxLength: 8 }),
+      async (requests, cuts) => {
+        const texts = requests.map(([value, pretty]) =>
+          JSON.stringify(value, null, pretty ? 2 : 0)
+        );
+        const bytes = new TextEncoder().encode(texts.join("\n "));
+        const chunks: Uint8Array[] = [];
+        for (let at = 0, i = 0; at < bytes.length; at += cuts[i++ % cuts.length]) {
+          chunks.push(bytes.subarray(at, at + cuts[i % cuts.length]));
+        }
+        assert.deepEqual(await Array.fromAsync(jsonObjects(ReadableStream.from(chunks))), texts);
+      },
+    ),
+    RUNS,
+  );
 });
 
 Deno.test("stamping and substitution keep $&, $$ and $` in values as written (found by the properties)", () => {

@@ -5,7 +5,14 @@
 
 import assert from "node:assert/strict";
 import type { RunIO } from "../mod/exec/mod.ts";
-import { jsonObjects, parseWorkRequest, type RunWrapper, serveWorker } from "../mod/worker/mod.ts";
+import {
+  jsonObjects,
+  MAX_CONCURRENT_RUNS,
+  MAX_RESPONSE_OUTPUT_BYTES,
+  parseWorkRequest,
+  type RunWrapper,
+  serveWorker,
+} from "../mod/worker/mod.ts";
 import { existsAt, isAlive, MAIN_TS, runWrapper, tempDir } from "./helpers.ts";
 
 const encoder = new TextEncoder();
@@ -250,7 +257,7 @@ Deno.test("--persistent_worker after -- is the child's argument, not worker mode
   assert.deepEqual([result.code, result.stdout], [0, "--persistent_worker\n"]);
 });
 
-Deno.test("the real wrapper as a worker: cancel kills the request's real child process", async () => {
+Deno.test("the real wrapper as a worker: cancel kills the request's real child and its children", async () => {
   await using dir = await tempDir();
   const worker = new Deno.Command(Deno.execPath(), {
     args: ["run", "--quiet", "-A", MAIN_TS, "--persistent_worker"],
@@ -263,7 +270,13 @@ Deno.test("the real wrapper as a worker: cancel kills the request's real child p
   const lines = worker.stdout.pipeThrough(new TextDecoderStream()).getReader();
   await writer.write(encoder.encode(
     JSON.stringify({
-      arguments: ["--", "/bin/sh", "-c", "echo $$ > child.pid; exec sleep 600"],
+      // The background sleep, a grandchild, holds the pipes too: it must die with the child.
+      arguments: [
+        "--",
+        "/bin/sh",
+        "-c",
+        "sleep 600 & echo $! > grandchild.pid; echo $$ > child.pid; wait",
+      ],
       requestId: 7,
     }) + "\n",
   ));
@@ -282,10 +295,123 @@ Deno.test("the real wrapper as a worker: cancel kills the request's real child p
   clearTimeout(timer);
   assert.ok(value?.startsWith("{"), value);
   assert.deepEqual(JSON.parse(value!.trim()).wasCancelled, true);
-  for (let waited = 0; isAlive(pid) && waited < 5000; waited += 10) await delay(10);
+  const grandchild = Number(Deno.readTextFileSync(`${dir.path}/grandchild.pid`));
+  for (let waited = 0; (isAlive(pid) || isAlive(grandchild)) && waited < 5000; waited += 10) {
+    await delay(10);
+  }
   assert.equal(isAlive(pid), false, "the cancelled request's child is dead");
+  assert.equal(isAlive(grandchild), false, "and so is its child");
 
   await writer.close();
   assert.equal((await lines.read()).done, true, "no other answer");
   assert.equal((await worker.status).code, 0);
+});
+
+Deno.test("the real wrapper as a worker: SIGTERM kills every child in flight, then the worker exits 143", async () => {
+  await using dir = await tempDir();
+  const worker = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", "-A", MAIN_TS, "--persistent_worker"],
+    cwd: dir.path,
+    stdin: "piped",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const writer = worker.stdin.getWriter();
+  for (const id of [1, 2]) {
+    await writer.write(encoder.encode(
+      JSON.stringify({
+        arguments: ["--", "/bin/sh", "-c", `echo $$ > ${id}.pid; exec sleep 600`],
+        requestId: id,
+      }) + "\n",
+    ));
+  }
+  const pids: number[] = [];
+  for (const id of [1, 2]) {
+    const pidFile = `${dir.path}/${id}.pid`;
+    while (!existsAt(pidFile) || Deno.readTextFileSync(pidFile) === "") await delay(10);
+    pids.push(Number(Deno.readTextFileSync(pidFile)));
+  }
+  worker.kill("SIGTERM");
+  const status = await worker.status;
+  await writer.close().catch(() => {});
+  const log = new TextDecoder().decode(await new Response(worker.stderr).arrayBuffer());
+  assert.equal(status.code, 143, log);
+  assert.match(log, /SIGTERM: stopping 2 run\(s\)/);
+  for (const pid of pids) assert.equal(isAlive(pid), false, `child ${pid} outlived the worker`);
+});
+
+Deno.test("a run printing 100 MB is answered, cut at the cap with a note, and the worker serves on", async () => {
+  const chunk = new Uint8Array(1 << 20).fill(0x78);
+  const run: RunWrapper = async (argv, io) => {
+    if (argv[0] === "flood") {
+      for (let i = 0; i < 100; i++) await io.childStdout!.write(chunk);
+      io.warn("process wrapper error: the run's own line is kept");
+    }
+    return 0;
+  };
+  const { responses } = await serve([request(1, ["flood"]), request(2, ["calm"])], run);
+  const byId = Object.fromEntries(responses.map((r) => [r.requestId, r]));
+  const output: string = byId[1].output;
+  assert.ok(output.startsWith("x".repeat(MAX_RESPONSE_OUTPUT_BYTES)));
+  assert.ok(output.includes("the run's own line is kept"));
+  assert.match(
+    output,
+    new RegExp(
+      `output cut at ${MAX_RESPONSE_OUTPUT_BYTES} bytes; ${
+        100 * (1 << 20) - MAX_RESPONSE_OUTPUT_BYTES
+      } more bytes dropped`,
+    ),
+  );
+  assert.ok(output.length < MAX_RESPONSE_OUTPUT_BYTES + 1000);
+  assert.deepEqual(byId[2], { exitCode: 0, output: "", requestId: 2 });
+});
+
+Deno.test("at most MAX_CONCURRENT_RUNS requests run at once; the others wait and are all answered", async () => {
+  let running = 0;
+  let most = 0;
+  const run: RunWrapper = async () => {
+    most = Math.max(most, ++running);
+    await delay(5);
+    running--;
+    return 0;
+  };
+  const count = 3 * MAX_CONCURRENT_RUNS;
+  const { responses } = await serve(
+    Array.from({ length: count }, (_, i) => request(i + 1, [])),
+    run,
+  );
+  assert.equal(responses.length, count);
+  assert.equal(most, MAX_CONCURRENT_RUNS);
+});
+
+Deno.test("a duplicate id in flight is refused, and the first request keeps its cancel handle", async () => {
+  const run: RunWrapper = (_argv, io) =>
+    new Promise((resolve) => io.cancel!.addEventListener("abort", () => resolve(137)));
+  const stream = new TransformStream<Uint8Array, Uint8Array>();
+  const writer = stream.writable.getWriter();
+  const written: Record<string, unknown>[] = [];
+  const serving = serveWorker([], run, {
+    input: stream.readable,
+    output: {
+      write(bytes) {
+        written.push(JSON.parse(new TextDecoder().decode(bytes)));
+        return Promise.resolve(bytes.length);
+      },
+    },
+    log: () => {},
+  });
+  await writer.write(encoder.encode(request(5, ["first"])));
+  await writer.write(encoder.encode(request(5, ["duplicate"])));
+  await delay(10);
+  await writer.write(encoder.encode(JSON.stringify({ requestId: 5, cancel: true })));
+  await writer.close();
+  assert.equal(await serving, 0);
+  assert.deepEqual(written, [
+    {
+      exitCode: 1,
+      output: "process wrapper worker: request id 5 is already in flight\n",
+      requestId: 5,
+    },
+    { exitCode: 137, output: "", requestId: 5, wasCancelled: true },
+  ]);
 });

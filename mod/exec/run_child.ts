@@ -11,6 +11,7 @@ import { describeError, WrapperError } from "../errors.ts";
 import { startupEnvironment } from "../args/host.ts";
 import type { ChildPlan } from "../args/plan.ts";
 import { type ByteSink, type RunIO, writeAll } from "./run_io.ts";
+import { signalProcessTree, stopProcessTree } from "./process_tree.ts";
 import { pumpStderr } from "./stderr_pump.ts";
 
 /** How the child ended. */
@@ -63,20 +64,13 @@ export async function runChild(plan: ChildPlan, io: RunIO): Promise<ChildOutcome
   }
 
   let receivedSignal: number | undefined;
-  const signalChild = (signal: Deno.Signal) => {
-    try {
-      child.kill(signal);
-    } catch {
-      // The child is already gone; nothing left to stop.
-    }
-  };
-  const kill = () => signalChild("SIGKILL");
+  const kill = () => signalProcessTree(child.pid, "SIGKILL");
   if (io.cancel?.aborted) kill();
   io.cancel?.addEventListener("abort", kill);
   const handlers = (io.forwardSignals ? FORWARDED_SIGNALS : []).map((signal) => {
     const handler = () => {
       receivedSignal ??= SIGNAL_NUMBERS[signal];
-      signalChild(signal);
+      stopProcessTree(child.pid, signal, child.status);
     };
     Deno.addSignalListener(signal, handler);
     return [signal, handler] as const;

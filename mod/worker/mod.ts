@@ -12,4 +12,10 @@ export {
   type WorkRequest,
   type WorkResponse,
 } from "./protocol.ts";
-export { type RunWrapper, serveWorker, type WorkerStreams } from "./serve.ts";
+export {
+  MAX_CONCURRENT_RUNS,
+  MAX_RESPONSE_OUTPUT_BYTES,
+  type RunWrapper,
+  serveWorker,
+  type WorkerStreams,
+} from "./serve.ts";

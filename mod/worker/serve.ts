@@ -25,28 +25,79 @@ export interface WorkerStreams {
   readonly output: ByteSink;
   /** The worker's own lines: one per request served, and why it stopped (Bazel's worker log). */
   readonly log: (line: string) => void;
+  /**
+   * Stop on SIGTERM or SIGINT: kill every run's child, then exit 128 + the signal. Set for the
+   * process's own streams; Bazel stops a worker with a signal, and its children must not outlive it.
+   */
+  readonly stopOnSignals?: boolean;
 }
 
-/** Collects a run's output, in order, as bytes. */
+/**
+ * The most of a run's output a response carries. Bazel holds every response
+ * in memory and shows it; a run printing 100 MB would only make both the
+ * worker and Bazel hold it twice. What is beyond is counted and named.
+ */
+export const MAX_RESPONSE_OUTPUT_BYTES = 16 * 1024 * 1024;
+
+/** Collects a run's output, in order, as bytes, up to {@linkcode MAX_RESPONSE_OUTPUT_BYTES}. */
 class OutputBuffer implements ByteSink {
   readonly #chunks: Uint8Array[] = [];
   readonly #encoder = new TextEncoder();
+  #kept = 0;
+  #dropped = 0;
 
   write(bytes: Uint8Array): Promise<number> {
-    this.#chunks.push(bytes.slice());
+    const room = Math.max(0, MAX_RESPONSE_OUTPUT_BYTES - this.#kept);
+    const kept = bytes.subarray(0, room);
+    if (kept.length > 0) this.#chunks.push(kept.slice());
+    this.#kept += kept.length;
+    this.#dropped += bytes.length - kept.length;
     return Promise.resolve(bytes.length);
   }
 
+  /** The wrapper's own lines are always kept: they say why a run failed. */
   line(text: string): void {
     this.#chunks.push(this.#encoder.encode(`${text}\n`));
   }
 
   text(): string {
     const decoder = new TextDecoder();
-    return this.#chunks.map((chunk) => decoder.decode(chunk, { stream: true })).join("") +
+    const text = this.#chunks.map((chunk) => decoder.decode(chunk, { stream: true })).join("") +
       decoder.decode();
+    if (this.#dropped === 0) return text;
+    return `${text}\n${MESSAGE_PREFIX} worker: output cut at ${MAX_RESPONSE_OUTPUT_BYTES} bytes; ` +
+      `${this.#dropped} more bytes dropped\n`;
   }
 }
+
+/** Lets at most `limit` holders in at once; the others wait their turn. */
+class Slots {
+  #free: number;
+  readonly #waiters: (() => void)[] = [];
+
+  constructor(limit: number) {
+    this.#free = limit;
+  }
+
+  async run<T>(body: () => Promise<T>): Promise<T> {
+    while (this.#free === 0) await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    this.#free--;
+    try {
+      return await body();
+    } finally {
+      this.#free++;
+      this.#waiters.shift()?.();
+    }
+  }
+}
+
+/**
+ * How many requests run at once. Bazel sends a multiplex worker up to
+ * `--worker_max_multiplex_instances` requests (8 by default); each run holds
+ * a child and its pipes, so the rest wait rather than run out of processes or
+ * file descriptors.
+ */
+export const MAX_CONCURRENT_RUNS = Math.max(4, 2 * navigator.hardwareConcurrency);
 
 /**
  * Lets many shared holders in at once, or one exclusive holder alone: runs in
@@ -94,6 +145,7 @@ export async function serveWorker(
     input: Deno.stdin.readable,
     output: Deno.stdout,
     log: (line) => console.error(line),
+    stopOnSignals: true,
   },
 ): Promise<number> {
   const encoder = new TextEncoder();
@@ -107,11 +159,10 @@ export async function serveWorker(
   const inFlight = new Map<number, AbortController>();
   const running = new Set<Promise<void>>();
   const lock = new DirectoryLock();
+  const slots = new Slots(MAX_CONCURRENT_RUNS);
   const home = Deno.cwd();
 
-  const handle = async (request: WorkRequest) => {
-    const cancel = new AbortController();
-    inFlight.set(request.requestId, cancel);
+  const handle = async (request: WorkRequest, cancel: AbortController) => {
     const output = new OutputBuffer();
     const io: RunIO = {
       childStdout: output,
@@ -124,14 +175,16 @@ export async function serveWorker(
     const { sandboxDir } = request;
     let exitCode: number;
     try {
-      exitCode = await lock.run(sandboxDir !== undefined, async () => {
-        if (sandboxDir !== undefined) Deno.chdir(sandboxDir);
-        try {
-          return await run([...startupArgs, ...request.arguments], io);
-        } finally {
-          if (sandboxDir !== undefined) Deno.chdir(home);
-        }
-      });
+      exitCode = await slots.run(() =>
+        lock.run(sandboxDir !== undefined, async () => {
+          if (sandboxDir !== undefined) Deno.chdir(sandboxDir);
+          try {
+            return await run([...startupArgs, ...request.arguments], io);
+          } finally {
+            if (sandboxDir !== undefined) Deno.chdir(home);
+          }
+        })
+      );
     } catch (error) {
       // A bug in one run must not take the worker, or any other run, down.
       output.line(
@@ -152,6 +205,20 @@ export async function serveWorker(
         (cancel.signal.aborted ? " (cancelled)" : ""),
     );
   };
+
+  const signalHandlers = (streams.stopOnSignals ? STOP_SIGNALS : []).map(([signal, number]) => {
+    const handler = async () => {
+      streams.log(
+        `${MESSAGE_PREFIX} worker ${Deno.pid}: ${signal}: stopping ${inFlight.size} run(s)`,
+      );
+      for (const cancel of inFlight.values()) cancel.abort();
+      await Promise.allSettled(running);
+      await writing;
+      Deno.exit(128 + number);
+    };
+    Deno.addSignalListener(signal, handler);
+    return [signal, handler] as const;
+  });
 
   let status = 0;
   for await (const text of jsonObjects(streams.input)) {
@@ -174,7 +241,18 @@ export async function serveWorker(
       inFlight.get(request.requestId)?.abort();
       continue;
     }
-    const done = handle(request);
+    if (inFlight.has(request.requestId)) {
+      // Ids are unique among requests in flight; the first keeps its run and its cancel handle.
+      await respond({
+        exitCode: 1,
+        output: `${MESSAGE_PREFIX} worker: request id ${request.requestId} is already in flight\n`,
+        requestId: request.requestId,
+      });
+      continue;
+    }
+    const cancel = new AbortController();
+    inFlight.set(request.requestId, cancel);
+    const done = handle(request, cancel);
     running.add(done);
     done.finally(() => running.delete(done));
     // A singleplex worker (id 0) serves one request at a time, as Bazel expects.
@@ -182,5 +260,8 @@ export async function serveWorker(
   }
   await Promise.all(running);
   await writing;
+  for (const [signal, handler] of signalHandlers) Deno.removeSignalListener(signal, handler);
   return status;
 }
+
+const STOP_SIGNALS = [["SIGTERM", 15], ["SIGINT", 2]] as const;

@@ -48,7 +48,8 @@ export function descendants(pid: number): number[] {
     else children.set(parent, [child]);
   }
   const found: number[] = [];
-  for (let queue = [pid]; queue.length > 0;) {
+  const queue = [pid];
+  while (queue.length > 0) {
     const next = children.get(queue.pop()!) ?? [];
     found.push(...next);
     queue.push(...next);

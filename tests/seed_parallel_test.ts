@@ -7,7 +7,9 @@
 import assert from "node:assert/strict";
 import { FILES_PER_THREAD } from "../mod/seed/mod.ts";
 import {
+  MAIN_TS,
   MANY_FILES_PARENT,
+  run,
   runWrapper,
   seedArgs,
   sortedPaths,
@@ -153,4 +155,19 @@ Deno.test("a seed directory deleted while its files are being linked: a clean co
     sortedPaths(`${dir.path}/seed`).filter((path) => path.includes("/")).length,
     paths.length - 500,
   );
+});
+
+Deno.test("at a low open-file limit, seeding uses fewer threads instead of panicking", async () => {
+  await using dir = await tempDir("pw-many-", MANY_FILES_PARENT);
+  makeLargeTree(`${dir.path}/seed`);
+  // Deno needs about 20 descriptors to start; a helper thread needs 6 more, or Deno panics.
+  const result = await run("/bin/sh", [
+    "-c",
+    `ulimit -n 22 && exec "$DENO" run --quiet -A "$MAIN" --copy-seed seed dest --seed-min-mb 0 ` +
+    "--seed-report r.json --exit-early true",
+  ], { cwd: dir.path, env: { DENO: Deno.execPath(), MAIN: MAIN_TS } });
+  assert.equal(result.code, 0, result.stderr);
+  assert.doesNotMatch(result.stderr, /panicked/);
+  const report = JSON.parse(Deno.readTextFileSync(`${dir.path}/r.json`));
+  assert.deepEqual([report.mode, report.files, report.threads], ["hardlink", FILES, 1]);
 });

@@ -30,6 +30,24 @@ import {
 import { addTally, emptyTally, type PlaceTally } from "./place.ts";
 import type { FileMethod, SeedUser } from "./session_plan.ts";
 
+/**
+ * File descriptors to keep free per helper thread: one takes 6 here, and Deno
+ * panics, uncatchably, when a thread cannot get them (a low `ulimit -n`).
+ */
+const DESCRIPTORS_PER_HELPER = 16;
+
+/** How many helpers the open-file limit leaves room for, keeping a helper's share for this thread. */
+function helpersDescriptorsAllow(): number {
+  try {
+    const limit = /^Max open files\s+(\S+)/m.exec(Deno.readTextFileSync("/proc/self/limits"))?.[1];
+    if (limit === undefined || limit === "unlimited") return Infinity;
+    const open = [...Deno.readDirSync("/proc/self/fd")].length;
+    return Math.floor((Number(limit) - open) / DESCRIPTORS_PER_HELPER) - 1;
+  } catch {
+    return Infinity; // No /proc: nothing to go by.
+  }
+}
+
 /** Fewer files than this per thread and a helper's start-up is not repaid. */
 export const FILES_PER_THREAD = 2000;
 
@@ -120,7 +138,8 @@ export class SeedThreads implements Disposable {
       MAX_THREADS,
       Math.floor(paths.length / FILES_PER_THREAD),
     );
-    return new SeedThreads(paths, Math.max(0, threads - 1));
+    const helpers = threads > 1 ? Math.min(threads - 1, helpersDescriptorsAllow()) : 0;
+    return new SeedThreads(paths, Math.max(0, helpers));
   }
 
   /** Threads that took part in any phase so far, this one included. */

@@ -240,3 +240,35 @@ Deno.test("with both flags, --copy-seed runs first: --seed-prev-dir may read wha
     "last",
   ]);
 });
+
+Deno.test("a file at the hard-link limit (EMLINK, which Deno reports without a code) is copied", async (t) => {
+  await using dir = await tempDir();
+  Deno.mkdirSync(`${dir.path}/seed`);
+  Deno.mkdirSync(`${dir.path}/links`);
+  const full = `${dir.path}/seed/full`;
+  Deno.writeTextFileSync(full, "at the limit");
+  let atLimit = false;
+  for (let i = 0; i < 70_000 && !atLimit; i++) {
+    try {
+      Deno.linkSync(full, `${dir.path}/links/${i}`);
+    } catch (error) {
+      assert.match(String(error), /Too many links/);
+      atLimit = true;
+    }
+  }
+  if (!atLimit) {
+    console.log(`skipped: the file system of ${dir.path} has no hard-link limit below 70000`);
+    return;
+  }
+  await t.step("seeded by copy, the rest by links", async () => {
+    Deno.writeTextFileSync(`${dir.path}/seed/other`, "other");
+    const result = await runWrapper([...seedArgs("seed", "dest", "r.json"), "--", "/bin/true"], {
+      cwd: dir.path,
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stderr, "");
+    const report = JSON.parse(Deno.readTextFileSync(`${dir.path}/r.json`));
+    assert.deepEqual([report.mode, report.linked, report.copied], ["mixed", 1, 1]);
+    assert.equal(Deno.readTextFileSync(`${dir.path}/dest/full`), "at the limit");
+  });
+});

@@ -125,14 +125,33 @@ function objectInfo(path: string, user: SeedUser) {
   return { mode, size: info.size, needsCopy: !isWritableBy({ mode, uid: info.uid ?? 0 }, user) };
 }
 
+/**
+ * The `errno` name of a file-system error. Deno leaves `code` unset for some
+ * (EMLINK among them: "Too many links (os error 31)"), so the number in the
+ * message is read too.
+ */
+function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: string }).code;
+  if (code !== undefined) return code;
+  const errno = /\(os error (\d+)\)/.exec(error instanceof Error ? error.message : "")?.[1];
+  return errno === undefined ? undefined : ERRNO_NAMES[Number(errno)];
+}
+
+/** The link refusals Deno reports without a code, by number (Linux). */
+const ERRNO_NAMES: Record<number, string> = {
+  1: "EPERM",
+  18: "EXDEV",
+  31: "EMLINK",
+  95: "EOPNOTSUPP",
+};
+
 /** Links `from` to `to`; `false` where the file system refuses links, so the caller copies. */
 function tryLink(from: string, to: string): boolean {
   try {
     Deno.linkSync(from, to);
     return true;
   } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (code !== undefined && LINK_REFUSED.has(code)) return false;
+    if (LINK_REFUSED.has(errorCode(error) ?? "")) return false;
     throw error;
   }
 }

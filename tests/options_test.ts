@@ -30,6 +30,9 @@ Deno.test("pair flags need exactly two values", () => {
       messageOf([flag, "a", "b", "c", "--", "x"]),
       `"${flag}" needs exactly 2 parameters, 3 provided`,
     );
+    // An empty DEST would seed into the file-system root.
+    assert.deepEqual(messageOf([flag, "a", "", "--", "x"]), `"${flag}" has an empty path`);
+    assert.deepEqual(messageOf([flag, "", "b", "--", "x"]), `"${flag}" has an empty path`);
   }
   assert.deepEqual(resolve(["--copy-seed", "s", "d", "--", "x"]).copySeed, {
     source: "s",

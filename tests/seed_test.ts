@@ -4,9 +4,11 @@
  */
 
 import assert from "node:assert/strict";
-import { isDirectory } from "../mod/seed/mod.ts";
+import { copyRegularFile, isDirectory } from "../mod/seed/mod.ts";
 import {
+  existsAt,
   fingerprintTree,
+  run,
   runWrapper,
   seedArgs,
   sortedPaths,
@@ -271,4 +273,62 @@ Deno.test("a file at the hard-link limit (EMLINK, which Deno reports without a c
     assert.deepEqual([report.mode, report.linked, report.copied], ["mixed", 1, 1]);
     assert.equal(Deno.readTextFileSync(`${dir.path}/dest/full`), "at the limit");
   });
+});
+
+Deno.test("a copy refuses a symlink or a FIFO put where the listing saw a regular file", async () => {
+  await using dir = await tempDir();
+  Deno.writeTextFileSync(`${dir.path}/secret`, "outside the seed");
+  Deno.symlinkSync(`${dir.path}/secret`, `${dir.path}/swapped-link`);
+  assert.equal((await run("mkfifo", [`${dir.path}/swapped-fifo`])).code, 0);
+  for (const name of ["swapped-link", "swapped-fifo"]) {
+    const created: string[] = [];
+    // A FIFO opened for reading would block forever: refused before any open.
+    assert.throws(
+      () => copyRegularFile(`${dir.path}/${name}`, `${dir.path}/${name}.copy`, created),
+      /is not a regular file any more/,
+    );
+    assert.deepEqual(created, []);
+    assert.equal(existsAt(`${dir.path}/${name}.copy`), false);
+  }
+});
+
+Deno.test("a symlink already inside DEST is never followed: the seed fails cleanly, outside untouched", async () => {
+  await using dir = await tempDir();
+  Deno.mkdirSync(`${dir.path}/seed/d`, { recursive: true });
+  Deno.writeTextFileSync(`${dir.path}/seed/d/f`, "f");
+  Deno.mkdirSync(`${dir.path}/outside`);
+  Deno.mkdirSync(`${dir.path}/dest`);
+  Deno.symlinkSync(`${dir.path}/outside`, `${dir.path}/dest/d`);
+  const result = await runWrapper([...seedArgs("seed", "dest", "r.json"), "--", "/bin/true"], {
+    cwd: dir.path,
+  });
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(
+    result.stderr,
+    /^process wrapper: seeding dest from seed failed .*dest\/d exists and is not a directory.*starting cold\n$/,
+  );
+  assert.deepEqual([...Deno.readDirSync(`${dir.path}/outside`)], []);
+  assert.equal(Deno.lstatSync(`${dir.path}/dest/d`).isSymlink, true, "DEST's own entry is kept");
+});
+
+Deno.test("a seed name that is not valid UTF-8 is refused (one line, cold start), never guessed at", async () => {
+  await using dir = await tempDir();
+  Deno.mkdirSync(`${dir.path}/seed`);
+  Deno.writeTextFileSync(`${dir.path}/seed/plain`, "p");
+  // Deno would read the name "a\xffb" as "a\uFFFDb": a file of that name could be another one.
+  assert.equal(
+    (await run("sh", ["-c", `printf x > "$(printf 'seed/a\\377b')"`], { cwd: dir.path })).code,
+    0,
+  );
+  Deno.writeTextFileSync(`${dir.path}/seed/a\uFFFDb`, "a look-alike");
+  const result = await runWrapper([...seedArgs("seed", "dest", "r.json"), "--", "/bin/true"], {
+    cwd: dir.path,
+  });
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(
+    result.stderr,
+    /^process wrapper: seeding dest from seed failed .*not valid UTF-8.*starting cold\n$/,
+  );
+  assert.deepEqual([...Deno.readDirSync(`${dir.path}/dest`)], []);
+  assert.equal(JSON.parse(Deno.readTextFileSync(`${dir.path}/r.json`)).mode, "failed");
 });

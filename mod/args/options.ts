@@ -142,6 +142,8 @@ function pairOf(parsed: ParsedCommandLine, flag: string): PathPair | undefined {
   if (values.length !== 2) {
     throw new WrapperError(`"${flag}" needs exactly 2 parameters, ${values.length} provided`);
   }
+  // An empty path would make "<dest>/<file>" a path from the file-system root.
+  if (values.includes("")) throw new WrapperError(`"${flag}" has an empty path`);
   return { source: values[0], destination: values[1] };
 }
 

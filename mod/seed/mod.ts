@@ -26,3 +26,4 @@ export {
   sessionLockName,
 } from "./session_plan.ts";
 export { FILES_PER_THREAD, SeedThreads } from "./threads.ts";
+export { copyRegularFile } from "./place.ts";

@@ -107,16 +107,55 @@ export function placeFiles(context: PlaceContext, files: readonly FileToPlace[])
       tally.linked++;
       continue;
     }
-    // createNew: never clobber what is already there.
-    Deno.writeFileSync(to, new Uint8Array(), { createNew: true });
-    created.push(to);
-    Deno.copyFileSync(from, to);
+    const bytes = copyRegularFile(from, to, created);
     if (object !== undefined) Deno.chmodSync(to, object.mode | 0o200);
     tally.copied++;
-    tally.bytesCopied += object?.size ?? Deno.lstatSync(to).size;
+    tally.bytesCopied += bytes;
   }
   return tally;
 }
+
+/**
+ * Copies the regular file `from` into the new file `to` (never clobbering
+ * one that is there; `to` is appended to `created` once made) and returns the
+ * bytes copied. `from` must still be the regular file it was: a symlink or a
+ * FIFO put in its place after the listing is refused, not followed or
+ * opened, and a file swapped between the check and the open is detected.
+ *
+ * @example
+ * ```ts
+ * import { copyRegularFile } from "./place.ts";
+ * import assert from "node:assert/strict";
+ * const dir = Deno.makeTempDirSync();
+ * Deno.writeTextFileSync(`${dir}/a`, "abc");
+ * assert.equal(copyRegularFile(`${dir}/a`, `${dir}/b`, []), 3);
+ * Deno.symlinkSync(`${dir}/a`, `${dir}/link`);
+ * assert.throws(() => copyRegularFile(`${dir}/link`, `${dir}/c`, []), /not a regular file/);
+ * ```
+ */
+export function copyRegularFile(from: string, to: string, created: string[]): number {
+  const listed = Deno.lstatSync(from);
+  if (!listed.isFile) throw new Error(`${from} is not a regular file any more`);
+  using source = Deno.openSync(from);
+  const opened = source.statSync();
+  if (opened.ino !== listed.ino || opened.dev !== listed.dev) {
+    throw new Error(`${from} was replaced while it was being copied`);
+  }
+  // createNew: never clobber what is already there.
+  using target = Deno.openSync(to, { write: true, createNew: true });
+  created.push(to);
+  const buffer = new Uint8Array(Math.min(Math.max(opened.size, 1), COPY_BUFFER_BYTES));
+  let copied = 0;
+  for (let read = source.readSync(buffer); read !== null; read = source.readSync(buffer)) {
+    for (let written = 0; written < read;) {
+      written += target.writeSync(buffer.subarray(written, read));
+    }
+    copied += read;
+  }
+  return copied;
+}
+
+const COPY_BUFFER_BYTES = 1024 * 1024;
 
 /** An object file's permission bits and size, and whether `user` needs a writable copy of it. */
 function objectInfo(path: string, user: SeedUser) {

@@ -170,7 +170,9 @@ function ensureDirectory(path: string, created: Created): void {
     Deno.mkdirSync(path);
     created.directories.push(path);
   } catch (error) {
-    if (!(error instanceof Deno.errors.AlreadyExists && isDirectory(path))) throw error;
+    if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+    // A symlink in DEST is never followed: seeding stays inside DEST.
+    if (!Deno.lstatSync(path).isDirectory) throw new Error(`${path} exists and is not a directory`);
   }
 }
 

@@ -64,6 +64,11 @@ export function listTree(root: string): TreeListing {
     const absolute = relative === "" ? root : `${root}/${relative}`;
     for (const entry of Deno.readDirSync(absolute)) {
       const child = relative === "" ? entry.name : `${relative}/${entry.name}`;
+      // Deno hands over a name that is not UTF-8 with U+FFFD in place of its bytes: opening
+      // that name could reach another entry (a look-alike symlink), so such a seed is refused.
+      if (entry.name.includes("\uFFFD")) {
+        throw new Error(`${absolute}: a name is not valid UTF-8 (${JSON.stringify(entry.name)})`);
+      }
       if (entry.isDirectory) {
         directories.push(child);
         pending.push(child);

@@ -378,3 +378,27 @@ Deno.test("bytes that are not UTF-8: an argument is an error naming it, an inher
   assert.equal(badEnv.code, 0, badEnv.stderr);
   assert.deepEqual([...Deno.readFileSync(out)], [0x61, 0xff, 0x62]);
 });
+
+Deno.test("--stdout-file is the child's own stdout: a grandchild keeping it open does not hold the run", async () => {
+  await using dir = await tempDir();
+  Deno.writeTextFileSync(`${dir.path}/out.txt`, "the previous build's, longer than the new");
+  const child = writeScript(
+    dir.path,
+    "child.sh",
+    "echo first; (exec 2>/dev/null; sleep 2; echo later) & echo $! > grandchild.pid; exit 0",
+  );
+  const started = performance.now();
+  const result = await runWrapper(["--stdout-file", "out.txt", "--", child], { cwd: dir.path });
+  assert.equal(result.code, 0, result.stderr);
+  assert.ok(performance.now() - started < 1500, "the wrapper waited for the grandchild");
+  assert.equal(Deno.readTextFileSync(`${dir.path}/out.txt`), "first\n");
+  // What the grandchild writes later still lands in the file, as it would with upstream.
+  const grandchild = Number(Deno.readTextFileSync(`${dir.path}/grandchild.pid`));
+  while (isAlive(grandchild)) await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(Deno.readTextFileSync(`${dir.path}/out.txt`), "first\nlater\n");
+  assert.deepEqual([...Deno.readDirSync(dir.path)].map((entry) => entry.name).sort(), [
+    "child.sh",
+    "grandchild.pid",
+    "out.txt",
+  ]);
+});

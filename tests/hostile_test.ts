@@ -269,7 +269,6 @@ setTimeout(() => {}, 30000)'`,
         );
       Deno.writeFileSync(`${work.path}/big`, new Uint8Array(4 << 20));
       const cases: [string, string[]][] = [
-        ["--stdout-file", ["--stdout-file", `${small}/out`, "--", writer("stdout")]],
         ["--stderr-file", ["--stderr-file", `${small}/err`, "--", writer("stderr")]],
         ["--output-file", ["--output-file", `${small}/raw`, "--", writer("stderr")]],
         ["--copy-output", ["--copy-output", "big", `${small}/copy`, "--", "/bin/true"]],
@@ -286,6 +285,14 @@ setTimeout(() => {}, 30000)'`,
         assert.ok(performance.now() - started < 20_000, `${flag}: the child was not stopped`);
         await run("sh", ["-c", `rm -f '${small}'/*`]);
       }
+      // With --stdout-file the child writes the file itself, as upstream: its failure is its own.
+      const direct = await runWrapper(["--stdout-file", `${small}/out`, "--", writer("stdout")], {
+        cwd: work.path,
+      });
+      assert.notEqual(direct.code, 0);
+      assert.match(direct.stderr, /No space left/);
+      await run("sh", ["-c", `rm -f '${small}'/*`]);
+
       // A disk with no byte left: the seed report asked for cannot be written.
       await run("sh", ["-c", `dd if=/dev/zero of='${small}/fill' bs=64k 2>/dev/null`]);
       Deno.mkdirSync(`${work.path}/seed/d`, { recursive: true });

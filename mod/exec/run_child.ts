@@ -8,10 +8,10 @@
 
 import { debug } from "../debug.ts";
 import { describeError, WrapperError } from "../errors.ts";
-import { startupEnvironment } from "../args/host.ts";
 import type { ChildPlan } from "../args/plan.ts";
 import { type ByteSink, type RunIO, writeAll } from "./run_io.ts";
 import { signalProcessTree, stopProcessTree } from "./process_tree.ts";
+import { spawnChild, spawnIntoFile } from "./spawn.ts";
 import { pumpStderr } from "./stderr_pump.ts";
 
 /** How the child ended. */
@@ -48,20 +48,9 @@ const SIGNAL_NUMBERS: Record<(typeof FORWARDED_SIGNALS)[number], number> = {
 export async function runChild(plan: ChildPlan, io: RunIO): Promise<ChildOutcome> {
   const options = plan.output;
   debug(`child argv: ${JSON.stringify([plan.executable, ...plan.args])}`);
-  let child: Deno.ChildProcess;
-  try {
-    child = new Deno.Command(plan.executable, {
-      args: [...plan.args],
-      ...childEnvironment(plan.env),
-      stdin: io.stdin,
-      stdout: options.stdoutFile || io.childStdout ? "piped" : "inherit",
-      stderr: "piped",
-    }).spawn();
-  } catch (error) {
-    throw new WrapperError(
-      `failed to spawn child process ${plan.executable}: ${describeError(error)}`,
-    );
-  }
+  const child = options.stdoutFile === undefined
+    ? spawnChild(plan, io.stdin, io.childStdout !== undefined)
+    : await spawnIntoFile(plan, io.stdin, options.stdoutFile);
 
   let receivedSignal: number | undefined;
   const kill = () => signalProcessTree(child.pid, "SIGKILL");
@@ -78,11 +67,11 @@ export async function runChild(plan: ChildPlan, io: RunIO): Promise<ChildOutcome
   // Output files are created only once the child runs, as upstream does.
   const files = new OutputFiles();
   try {
-    const stdoutFile = files.open("--stdout-file", options.stdoutFile);
     const stderrFile = files.open("--stderr-file", options.stderrFile);
     const outputFile = files.open("--output-file", options.outputFile);
-    const stdoutSink = stdoutFile ?? io.childStdout;
-    const stdoutDone = stdoutSink ? copyAll(child.stdout, stdoutSink) : undefined;
+    const stdoutDone = child.stdout && io.childStdout
+      ? copyAll(child.stdout, io.childStdout)
+      : undefined;
     // A failed write to stdout must not wait for stderr to end: the child is stopped at once.
     stdoutDone?.catch(kill);
     const outcome = await pumpStderr(child.stderr, {
@@ -154,22 +143,6 @@ class OutputFiles {
   close(): void {
     for (const file of this.#open) file.close();
   }
-}
-
-/**
- * The child inherits the wrapper's own environment and gets only what the plan
- * changed on top: a variable whose bytes are not UTF-8 (which Deno cannot hold
- * in a string) then reaches the child untouched, as upstream passes it. A plan
- * that drops an inherited variable gets exactly its environment instead.
- */
-function childEnvironment(env: Readonly<Record<string, string>>): Deno.CommandOptions {
-  const inherited = startupEnvironment();
-  if (Object.keys(inherited).some((key) => !(key in env))) {
-    return { env: { ...env }, clearEnv: true };
-  }
-  return {
-    env: Object.fromEntries(Object.entries(env).filter(([key, value]) => inherited[key] !== value)),
-  };
 }
 
 async function copyAll(from: ReadableStream<Uint8Array>, to: ByteSink): Promise<void> {

@@ -13,7 +13,7 @@ import {
   type RunWrapper,
   serveWorker,
 } from "../mod/worker/mod.ts";
-import { existsAt, isAlive, MAIN_TS, runWrapper, tempDir } from "./helpers.ts";
+import { existsAt, isAlive, MAIN_TS, run, runWrapper, tempDir } from "./helpers.ts";
 
 const encoder = new TextEncoder();
 
@@ -414,4 +414,35 @@ Deno.test("a duplicate id in flight is refused, and the first request keeps its 
     },
     { exitCode: 137, output: "", requestId: 5, wasCancelled: true },
   ]);
+});
+
+Deno.test("out of file descriptors, the worker answers every request (errors say why) and never panics", async () => {
+  const requests = Array.from(
+    { length: 12 },
+    (_, i) =>
+      JSON.stringify({
+        arguments: ["--", "/bin/sh", "-c", "sleep 0.2; echo hi"],
+        requestId: i + 1,
+      }),
+  );
+  await using dir = await tempDir();
+  Deno.writeTextFileSync(`${dir.path}/requests`, requests.join("\n") + "\n");
+  const result = await run("/bin/sh", [
+    "-c",
+    `ulimit -n 28 && exec "$DENO" run --quiet -A "$MAIN" --persistent_worker < requests`,
+  ], { cwd: dir.path, env: { DENO: Deno.execPath(), MAIN: MAIN_TS } });
+  assert.equal(result.code, 0, result.stderr);
+  assert.doesNotMatch(result.stderr, /panicked/);
+  const answers = result.stdout.trimEnd().split("\n").map((line) => JSON.parse(line));
+  assert.deepEqual(
+    answers.map((answer) => answer.requestId).sort((a, b) => a - b),
+    [
+      ...Array(12).keys(),
+    ].map((i) => i + 1),
+  );
+  for (const answer of answers) {
+    if (answer.exitCode === 0) assert.equal(answer.output, "hi\n");
+    else assert.match(answer.output, /^process wrapper error: .*Too many open files/);
+  }
+  assert.ok(answers.some((answer) => answer.exitCode !== 0), "the limit was not reached");
 });

@@ -21,9 +21,16 @@ def _deno_source_tool_impl(ctx):
 # Runs main.ts with the declared Deno, both found in this tool's runfiles.
 set -eu
 runfiles="$0.runfiles"
-[ -d "$runfiles" ] || runfiles="${{RUNFILES_DIR:?no runfiles for $0}}"
-# Deno caches transpiled sources; actions may have no HOME.
-: "${{DENO_DIR:=${{TMPDIR:-/tmp}}/deno-process-wrapper-$(id -u)}}"
+[ -d "$runfiles" ] || runfiles="${{RUNFILES_DIR:-}}"
+if [ ! -d "$runfiles" ]; then
+    # Given only this file, with no runfiles (rules_rust's rust_doc_test, whose runner also
+    # clears the environment): the runfiles tree Bazel made beside the real file, outside the
+    # test's inputs. The compiled target, one file, needs none.
+    runfiles="$(readlink -f "$0").runfiles"
+fi
+[ -d "$runfiles" ] || {{ echo "process wrapper: no runfiles for $0 (tried $runfiles)" >&2; exit 1; }}
+# Deno caches transpiled sources; actions may have no HOME (without a writable one it runs uncached).
+: "${{DENO_DIR:=${{TMPDIR:-${{TEST_TMPDIR:-/tmp}}}}/deno-process-wrapper-$(id -u)}}"
 export DENO_DIR DENO_NO_UPDATE_CHECK=1
 exec "$runfiles/{deno}" run --quiet --no-lock {permissions} "$runfiles/{main}" "$@"
 """.format(

@@ -1,0 +1,3 @@
+pub fn broken() -> u32 {
+    "not a number"
+}

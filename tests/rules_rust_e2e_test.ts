@@ -2,8 +2,10 @@
  * The drop-in, proven on rules_rust itself: the workspace `e2e/rules_rust`
  * is built by real rules_rust 0.9.0 (from `../shared/third_party`) twice, as
  * the unprivileged user `nobody`: once with rules_rust's own process wrapper
- * (built from source), once with this wrapper swapped in. Both copies of
- * rules_rust are made by the test. Every action's exit code, the program
+ * (built from source), once with this wrapper swapped in the way the README
+ * tells users: rules_rust patched with `patches/` (its process wrapper becomes
+ * a label flag) and the flag set. Both copies of rules_rust are made by the
+ * test. Every action's exit code, the program
  * outputs, the test results and Bazel's printed diagnostics must be the same.
  */
 
@@ -39,6 +41,8 @@ interface Observed {
   readonly actions: string[];
   /** What Bazel printed of the actions' output, block by block, sorted. */
   readonly diagnostics: string[];
+  /** The process wrappers the Rustc actions ran, sorted. */
+  readonly wrappers: string[];
 }
 
 /** Runs one Bazel command with an execution log and reduces what it did. */
@@ -64,6 +68,7 @@ async function observe(
   }
   const spawns = parseExecutionLog(logText) as unknown as {
     mnemonic: string;
+    commandArgs: string[];
     exitCode?: number;
     actualOutputs?: { path: string }[];
     listedOutputs?: string[];
@@ -78,7 +83,13 @@ async function observe(
         spawn.exitCode ?? 0
       }`
     ).sort();
-  return { exitCode: output.code, actions, diagnostics: actionOutputs(stderr), stderr };
+  const wrappers = [
+    ...new Set(
+      spawns.filter((spawn) => spawn.mnemonic === "Rustc").map((s) => s.commandArgs[0])
+        .filter((program) => program.includes("process_wrapper")),
+    ),
+  ].sort();
+  return { exitCode: output.code, actions, diagnostics: actionOutputs(stderr), wrappers, stderr };
 }
 
 /** Output paths without the configuration's hash, which differs with the wrapper's label. */
@@ -115,23 +126,20 @@ function actionOutputs(stderr: string): string[] {
     .sort();
 }
 
-/** A readable copy of rules_rust 0.9.0 under `path`, with this wrapper swapped in when `deno`. */
-async function copyRulesRust(path: string, deno: boolean): Promise<void> {
+/** The patch users apply to rules_rust 0.9.0: the process wrapper becomes a label flag. */
+const PATCH_0_9_0 = `${REPO}/patches/rules_rust-0.9.0-process_wrapper-label_flag.patch`;
+
+/** This wrapper, chosen through the patched rules_rust's flag, as a user's .bazelrc would. */
+const USE_THIS_WRAPPER =
+  "--@rules_rust//util/process_wrapper=@deno_process_wrapper//:process_wrapper";
+
+/** A readable copy of rules_rust 0.9.0 under `path`, patched as a user would when `patched`. */
+async function copyRulesRust(path: string, patched: boolean): Promise<void> {
   const copied = await run("cp", ["-r", `${THIRD_PARTY}/rules_rust-0.9.0`, path]);
   if (copied.code !== 0) throw new Error(`copying rules_rust: ${copied.stderr}`);
-  if (!deno) return;
-  // rules_rust's `_process_wrapper` attributes default to this label: it now names this wrapper.
-  Deno.writeTextFileSync(
-    `${path}/util/process_wrapper/BUILD.bazel`,
-    [
-      "alias(",
-      '    name = "process_wrapper",',
-      '    actual = "@deno_process_wrapper//:process_wrapper",',
-      '    visibility = ["//visibility:public"],',
-      ")",
-      "",
-    ].join("\n"),
-  );
+  if (!patched) return;
+  const applied = await run("git", ["apply", PATCH_0_9_0], { cwd: path });
+  if (applied.code !== 0) throw new Error(`git apply ${PATCH_0_9_0}: ${applied.stderr}`);
 }
 
 Deno.test({
@@ -167,7 +175,7 @@ Deno.test({
     }
     const both = async (args: string[]) => {
       const own = await observe(runners.own, args);
-      const deno = await observe(runners.deno, args);
+      const deno = await observe(runners.deno, [...args, USE_THIS_WRAPPER]);
       return { own, deno };
     };
     const sameAs = (what: string, own: Observed, deno: Observed) => {
@@ -191,6 +199,16 @@ Deno.test({
           ]);
           assert.equal(own.exitCode, 0, own.stderr);
           sameAs("build", own, deno);
+          // Each ran its own wrapper: the flag chose this one.
+          assert.ok(
+            own.wrappers.every((path) => path.includes("/rules_rust/util/process_wrapper/")),
+            own.wrappers.join(),
+          );
+          assert.ok(
+            deno.wrappers.length > 0 &&
+              deno.wrappers.every((path) => path.includes("/deno_process_wrapper/process_wrapper")),
+            deno.wrappers.join(),
+          );
           // What both must have run.
           for (const mnemonic of ["RustcMetadata", "CargoBuildScriptRun", "Clippy", "Rustfmt"]) {
             assert.ok(own.actions.some((action) => action.startsWith(mnemonic)), mnemonic);

@@ -21,6 +21,7 @@ Deno.test({
       "-r",
       "BUILD.bazel",
       "WORKSPACE",
+      "MODULE.bazel",
       "tools",
       "rust_incremental",
       "e2e",

@@ -65,7 +65,14 @@ for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
     reader.releaseLock();
     const childPid = Number(Deno.readTextFileSync(`${dir.path}/pid`));
     wrapper.kill(signal);
-    const status = await wrapper.status;
+    // A grandchild left holding the pipes would keep the wrapper for 600 s.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const status = await Promise.race([
+      wrapper.status,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("the wrapper did not exit within 30 s")), 30_000);
+      }),
+    ]).finally(() => clearTimeout(timer));
     await wrapper.stdout.cancel();
     await wrapper.stderr.cancel();
     assert.deepEqual(status.code, code);

@@ -19,6 +19,14 @@ import {
   writeScript,
 } from "./helpers.ts";
 
+/** A 1 MiB tmpfs at `path` (made here), unmounted when disposed: a disk that fills up. */
+async function mountSmallDisk(path: string): Promise<AsyncDisposable> {
+  Deno.mkdirSync(path);
+  const mounted = await run("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", path]);
+  if (mounted.code !== 0) throw new Error(`cannot mount a small tmpfs: ${mounted.stderr}`);
+  return { [Symbol.asyncDispose]: async () => void await run("umount", [path]) };
+}
+
 function makeTree(root: string, files: number, perDirectory = 1000): void {
   for (let i = 0; i < files; i++) {
     const directory = `${root}/d${Math.floor(i / perDirectory)}`;
@@ -169,10 +177,8 @@ Deno.test({
     await using dir = await tempDir("pw-full-", MANY_FILES_PARENT);
     await using work = await tempDir();
     const small = `${work.path}/small`;
-    Deno.mkdirSync(small);
-    const mounted = await run("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", small]);
-    if (mounted.code !== 0) throw new Error(`cannot mount a small tmpfs: ${mounted.stderr}`);
-    try {
+    await using _mounted = await mountSmallDisk(small);
+    {
       // 4 MiB of seed on another device: copied, not linked, into 1 MiB.
       for (let i = 0; i < 16; i++) {
         Deno.writeFileSync(`${dir.path}/f${i}`, new Uint8Array(256 * 1024).fill(i));
@@ -198,8 +204,6 @@ Deno.test({
       assert.deepEqual(Deno.readTextFileSync(`${small}/dest/mine.txt`), "mine");
       const report = JSON.parse(Deno.readTextFileSync(`${work.path}/r.json`));
       assert.deepEqual([report.mode, report.files], ["failed", 0]);
-    } finally {
-      await run("umount", [small]);
     }
   },
 });
@@ -261,10 +265,8 @@ Deno.test({
   async fn() {
     await using work = await tempDir();
     const small = `${work.path}/small`;
-    Deno.mkdirSync(small);
-    const mounted = await run("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", small]);
-    if (mounted.code !== 0) throw new Error(`cannot mount a small tmpfs: ${mounted.stderr}`);
-    try {
+    await using _mounted = await mountSmallDisk(small);
+    {
       // One process writing 4 MiB, then staying 30 s unless stopped.
       const writer = (stream: "stdout" | "stderr") =>
         writeScript(
@@ -310,8 +312,6 @@ setTimeout(() => {}, 30000)'`,
       );
       assert.equal(report.code, 1, report.stderr);
       assert.match(report.stderr, /^process wrapper error: --seed-report .*No space left.*\n$/);
-    } finally {
-      await run("umount", [small]);
     }
   },
 });

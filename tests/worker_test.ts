@@ -41,6 +41,19 @@ async function serve(chunks: string[], run: RunWrapper, startupArgs: string[] = 
 const request = (id: number, args: string[], extra: Record<string, unknown> = {}) =>
   JSON.stringify({ arguments: args, requestId: id, ...extra }) + "\n";
 
+/** The real wrapper as a persistent worker in `cwd`, requests on its stdin. */
+function startWorker(
+  cwd: string,
+  output: { stdout: "piped" | "null"; stderr: "piped" | "null" },
+): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", "-A", MAIN_TS, "--persistent_worker"],
+    cwd,
+    stdin: "piped",
+    ...output,
+  }).spawn();
+}
+
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 Deno.test("parseWorkRequest reads arguments, id, cancel and sandboxDir, with protobuf defaults", () => {
@@ -259,13 +272,7 @@ Deno.test("--persistent_worker after -- is the child's argument, not worker mode
 
 Deno.test("the real wrapper as a worker: cancel kills the request's real child and its children", async () => {
   await using dir = await tempDir();
-  const worker = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "-A", MAIN_TS, "--persistent_worker"],
-    cwd: dir.path,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
+  const worker = startWorker(dir.path, { stdout: "piped", stderr: "null" });
   const writer = worker.stdin.getWriter();
   const lines = worker.stdout.pipeThrough(new TextDecoderStream()).getReader();
   await writer.write(encoder.encode(
@@ -309,13 +316,7 @@ Deno.test("the real wrapper as a worker: cancel kills the request's real child a
 
 Deno.test("the real wrapper as a worker: SIGTERM kills every child in flight, then the worker exits 143", async () => {
   await using dir = await tempDir();
-  const worker = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "-A", MAIN_TS, "--persistent_worker"],
-    cwd: dir.path,
-    stdin: "piped",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
+  const worker = startWorker(dir.path, { stdout: "null", stderr: "piped" });
   const writer = worker.stdin.getWriter();
   for (const id of [1, 2]) {
     await writer.write(encoder.encode(

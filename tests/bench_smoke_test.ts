@@ -38,6 +38,8 @@ Deno.test({
     const recorded = JSON.parse(Deno.readTextFileSync(results));
     assert.ok(recorded.overhead.samples_ms["main.ts -- /bin/true"].length >= 10);
     assert.ok(recorded.worker.per_request_ms.length >= 100);
+    assert.equal(typeof recorded.worker.parse_40_mib_request_ms, "number");
+    assert.match(printed, /finding a 40 MiB request in 64 KiB reads: \d+ ms/);
     assert.ok(recorded.payoff.seeded_ms.every((ms: number) => ms > 0));
     assert.deepEqual(
       recorded.seeding.map((row: { files: number }) => row.files).slice(0, 2),

@@ -148,9 +148,7 @@ export async function compile(output: string = DEFAULT_OUTPUT): Promise<number> 
     await Deno.remove(output).catch(() => {});
     const cause = denortBin() === undefined ? "" : ` (is DENORT_BIN=${denortBin()} a full deno?)`;
     console.error(
-      `deno compile built something that is not the wrapper${cause}: ${problem}; ${
-        DENORT_ADVICE.replace(/^set/, "removed it; set")
-      }`,
+      `deno compile built something that is not the wrapper${cause}: ${problem}; it was removed; ${DENORT_ADVICE}`,
     );
     return 1;
   }

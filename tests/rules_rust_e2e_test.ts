@@ -66,13 +66,7 @@ async function observe(
   } catch {
     throw new Error(`bazel ${args.join(" ")} wrote no execution log: ${stderr}`);
   }
-  const spawns = parseExecutionLog(logText) as unknown as {
-    mnemonic: string;
-    commandArgs: string[];
-    exitCode?: number;
-    actualOutputs?: { path: string }[];
-    listedOutputs?: string[];
-  }[];
+  const spawns = parseExecutionLog(logText);
   const actions = spawns
     // Building rules_rust's own wrapper (and its JSON crate) is the one difference by design.
     .filter((spawn) =>

@@ -1,6 +1,8 @@
 /**
- * Running the child and everything around it: spawning, signals and the exit
- * code (`run_child.ts`), streaming stderr (`stderr_pump.ts`) through the
+ * Running the child and everything around it: starting it (`spawn.ts`),
+ * waiting, signals and the exit code (`run_child.ts`), the child's
+ * descendants and the stop signals (`process_tree.ts`), streaming stderr
+ * (`stderr_pump.ts`) through the
  * rustc JSON policy (`rustc_json.ts`), where a run's output goes
  * (`run_io.ts`), and the files written before and after the child
  * (`output_files.ts`: expanded param files, touch and copy markers, Bazel's
@@ -10,6 +12,7 @@
  */
 
 export { type ChildOutcome, runChild } from "./run_child.ts";
+export { onStopSignals } from "./process_tree.ts";
 export { type PumpOptions, type PumpOutcome, pumpStderr } from "./stderr_pump.ts";
 export {
   classifyRustcLine,

@@ -1,5 +1,6 @@
 /**
- * Signals a process and all its descendants. A grandchild that inherited the
+ * Signals a process and all its descendants, and listens for the signals
+ * that stop a run. A grandchild that inherited the
  * child's stdout or stderr (a shell's background job, a linker's helper)
  * would otherwise keep the pipes open after the child is gone, and the run
  * would wait for it. The child stays in the wrapper's process group, so that
@@ -73,13 +74,7 @@ export function descendants(pid: number): number[] {
  */
 export function signalProcessTree(pid: number, signal: Deno.Signal): void {
   // Listed before the signal: once the child dies its children move to another parent.
-  for (const target of [...descendants(pid), pid]) {
-    try {
-      Deno.kill(target, signal);
-    } catch {
-      // Already gone.
-    }
-  }
+  signalEach([...descendants(pid), pid], signal);
 }
 
 /**
@@ -106,13 +101,52 @@ export async function stopProcessTree(
   exited: Promise<unknown>,
 ): Promise<void> {
   const tree = descendants(pid);
-  signalProcessTree(pid, signal);
+  signalEach([...tree, pid], signal);
   await exited;
-  for (const target of tree) {
+  signalEach(tree, "SIGKILL");
+}
+
+function signalEach(pids: readonly number[], signal: Deno.Signal): void {
+  for (const pid of pids) {
     try {
-      Deno.kill(target, "SIGKILL");
+      Deno.kill(pid, signal);
     } catch {
       // Already gone.
     }
   }
+}
+
+/** The signals that stop a run or a worker, with their numbers (the exit code is 128 + it). */
+const STOP_SIGNALS = [["SIGTERM", 15], ["SIGINT", 2]] as const;
+
+/**
+ * Calls `handler` when this process gets SIGTERM or SIGINT, until disposed.
+ * Such a signal then no longer ends the process by itself: the handler decides.
+ *
+ * @example
+ * ```ts
+ * import { onStopSignals } from "./process_tree.ts";
+ * import assert from "node:assert/strict";
+ * const received: number[] = [];
+ * {
+ *   using _listening = onStopSignals((_signal, number) => received.push(number));
+ *   Deno.kill(Deno.pid, "SIGTERM");
+ *   await new Promise((resolve) => setTimeout(resolve, 100));
+ * }
+ * assert.deepEqual(received, [15]);
+ * ```
+ */
+export function onStopSignals(
+  handler: (signal: Deno.Signal, number: number) => void,
+): Disposable {
+  const listeners = STOP_SIGNALS.map(([signal, number]) => {
+    const listener = () => handler(signal, number);
+    Deno.addSignalListener(signal, listener);
+    return [signal, listener] as const;
+  });
+  return {
+    [Symbol.dispose]() {
+      for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
+    },
+  };
 }

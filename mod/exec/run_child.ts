@@ -10,7 +10,7 @@ import { debug } from "../debug.ts";
 import { describeError, WrapperError } from "../errors.ts";
 import type { ChildPlan } from "../args/plan.ts";
 import { type ByteSink, type RunIO, writeAll } from "./run_io.ts";
-import { signalProcessTree, stopProcessTree } from "./process_tree.ts";
+import { onStopSignals, signalProcessTree, stopProcessTree } from "./process_tree.ts";
 import { spawnChild, spawnIntoFile } from "./spawn.ts";
 import { pumpStderr } from "./stderr_pump.ts";
 
@@ -21,12 +21,6 @@ export interface ChildOutcome {
   /** The wrapper killed the child after metadata was emitted. */
   readonly stoppedAtMetadata: boolean;
 }
-
-const FORWARDED_SIGNALS = ["SIGTERM", "SIGINT"] as const;
-const SIGNAL_NUMBERS: Record<(typeof FORWARDED_SIGNALS)[number], number> = {
-  SIGTERM: 15,
-  SIGINT: 2,
-};
 
 /**
  * Spawns the planned child and waits for it.
@@ -56,14 +50,12 @@ export async function runChild(plan: ChildPlan, io: RunIO): Promise<ChildOutcome
   const kill = () => signalProcessTree(child.pid, "SIGKILL");
   if (io.cancel?.aborted) kill();
   io.cancel?.addEventListener("abort", kill);
-  const handlers = (io.forwardSignals ? FORWARDED_SIGNALS : []).map((signal) => {
-    const handler = () => {
-      receivedSignal ??= SIGNAL_NUMBERS[signal];
+  using _forwarding = io.forwardSignals
+    ? onStopSignals((signal, number) => {
+      receivedSignal ??= number;
       stopProcessTree(child.pid, signal, child.status);
-    };
-    Deno.addSignalListener(signal, handler);
-    return [signal, handler] as const;
-  });
+    })
+    : undefined;
   // Output files are created only once the child runs, as upstream does.
   const files = new OutputFiles();
   try {
@@ -108,7 +100,6 @@ export async function runChild(plan: ChildPlan, io: RunIO): Promise<ChildOutcome
     throw error;
   } finally {
     io.cancel?.removeEventListener("abort", kill);
-    for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
     files.close();
   }
 }

@@ -11,7 +11,7 @@
  */
 
 import { MESSAGE_PREFIX } from "../errors.ts";
-import { type ByteSink, type RunIO, writeAll } from "../exec/run_io.ts";
+import { type ByteSink, onStopSignals, type RunIO, writeAll } from "../exec/mod.ts";
 import { jsonObjects, parseWorkRequest, type WorkRequest, type WorkResponse } from "./protocol.ts";
 
 /** Runs one wrapper command line with the given I/O and returns its exit code. */
@@ -206,8 +206,8 @@ export async function serveWorker(
     );
   };
 
-  const signalHandlers = (streams.stopOnSignals ? STOP_SIGNALS : []).map(([signal, number]) => {
-    const handler = async () => {
+  using _stopping = streams.stopOnSignals
+    ? onStopSignals(async (signal, number) => {
       streams.log(
         `${MESSAGE_PREFIX} worker ${Deno.pid}: ${signal}: stopping ${inFlight.size} run(s)`,
       );
@@ -215,10 +215,8 @@ export async function serveWorker(
       await Promise.allSettled(running);
       await writing;
       Deno.exit(128 + number);
-    };
-    Deno.addSignalListener(signal, handler);
-    return [signal, handler] as const;
-  });
+    })
+    : undefined;
 
   let status = 0;
   for await (const text of jsonObjects(streams.input)) {
@@ -260,8 +258,5 @@ export async function serveWorker(
   }
   await Promise.all(running);
   await writing;
-  for (const [signal, handler] of signalHandlers) Deno.removeSignalListener(signal, handler);
   return status;
 }
-
-const STOP_SIGNALS = [["SIGTERM", 15], ["SIGINT", 2]] as const;

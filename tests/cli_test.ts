@@ -47,6 +47,29 @@ Deno.test("the child gets substituted args, arg-file lines and expanded param fi
   );
 });
 
+Deno.test(
+  "a worker-capable rules_rust action run one-shot: three flagfiles, the last one rustc's",
+  async () => {
+    await using dir = await tempDir();
+    const child = writeScript(dir.path, "args.sh", PRINT_ARGS);
+    // What Bazel writes for the patched rules_rust with experimental_persistent_worker: the
+    // wrapper's flags, `-- rustc`, then rustc's arguments, each a multiline param file.
+    Deno.writeTextFileSync(`${dir.path}/wrapper.params`, "--subst\npwd=${pwd}\n");
+    Deno.writeTextFileSync(`${dir.path}/rustc_path.params`, `--\n${child}\n`);
+    Deno.writeTextFileSync(`${dir.path}/rustc.params`, "--remap-path-prefix=${pwd}=.\n");
+    const result = await runWrapper(
+      ["@wrapper.params", "@rustc_path.params", "@rustc.params"],
+      { cwd: dir.path },
+    );
+    assert.deepEqual(result.code, 0, result.stderr);
+    assert.deepEqual(result.stdout, "@rustc.params.expanded\n");
+    assert.deepEqual(
+      Deno.readTextFileSync(`${dir.path}/rustc.params.expanded`),
+      `--remap-path-prefix=${dir.path}=.\n`,
+    );
+  },
+);
+
 Deno.test("the child env is own env, env files, OUT_DIR, stamping and substitution", async () => {
   await using dir = await tempDir();
   const child = writeScript(

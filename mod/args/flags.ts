@@ -116,16 +116,25 @@ export interface ParsedCommandLine {
 }
 
 /**
- * Expands a leading `@flagfile` (Bazel's `multiline` param file: one argument
- * per line), the form Bazel gives a worker-capable action when it runs it
- * one-shot. Upstream rejects a leading `@...` as an unknown flag, so no
- * accepted command line changes meaning.
+ * Expands the leading `@flagfile`s (Bazel's `multiline` param files: one
+ * argument per line), the form Bazel gives a worker-capable action when it
+ * runs it one-shot: rules_rust's action is three of them, the wrapper's flags,
+ * `-- rustc`, then rustc's own arguments. Once a flagfile has given `--`, an
+ * `@file` is the child's (rustc's param file) and stays. Upstream rejects a
+ * leading `@...` as an unknown flag, so no accepted command line changes
+ * meaning.
  *
  * @example
  * ```ts
  * import { expandFlagfile } from "./flags.ts";
  * import assert from "node:assert/strict";
- * assert.deepEqual(expandFlagfile(["@args"], () => "--\nrustc\n"), ["--", "rustc"]);
+ * const files: Record<string, string> = { flags: "--subst\npwd=${pwd}\n", child: "--\nrustc\n" };
+ * const read = (path: string) => files[path];
+ * assert.deepEqual(expandFlagfile(["@child"], read), ["--", "rustc"]);
+ * assert.deepEqual(
+ *   expandFlagfile(["@flags", "@child", "@rustc_params"], read),
+ *   ["--subst", "pwd=${pwd}", "--", "rustc", "@rustc_params"],
+ * );
  * ```
  *
  * @throws {WrapperError} naming the flagfile when it can't be read.
@@ -134,17 +143,22 @@ export function expandFlagfile(
   argv: readonly string[],
   readTextFile: (path: string) => string,
 ): string[] {
-  if (argv.length === 0 || !argv[0].startsWith("@")) return [...argv];
-  const path = argv[0].slice(1);
-  let text: string;
-  try {
-    text = readTextFile(path);
-  } catch (error) {
-    throw new WrapperError(`flagfile ${path}: cannot read (${describeError(error)})`);
+  const expanded: string[] = [];
+  let index = 0;
+  for (; index < argv.length && argv[index].startsWith("@"); index++) {
+    if (expanded.includes("--")) break;
+    const path = argv[index].slice(1);
+    let text: string;
+    try {
+      text = readTextFile(path);
+    } catch (error) {
+      throw new WrapperError(`flagfile ${path}: cannot read (${describeError(error)})`);
+    }
+    const lines = text.split("\n");
+    if (lines.at(-1) === "") lines.pop();
+    expanded.push(...lines);
   }
-  const lines = text.split("\n");
-  if (lines.at(-1) === "") lines.pop();
-  return [...lines, ...argv.slice(1)];
+  return [...expanded, ...argv.slice(index)];
 }
 
 /**

@@ -1,0 +1,4 @@
+#[test]
+fn totals_are_deterministic() {
+    assert_eq!(shapes::total(7), shapes::total(7));
+}

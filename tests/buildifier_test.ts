@@ -23,7 +23,6 @@ Deno.test({
       "WORKSPACE",
       "MODULE.bazel",
       "tools",
-      "rust_incremental",
       "e2e",
     ], { cwd: REPO });
     assert.equal(result.code, 0, result.stdout + result.stderr);

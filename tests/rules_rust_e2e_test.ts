@@ -10,24 +10,22 @@
  */
 
 import assert from "node:assert/strict";
-import { dirname } from "node:path";
 import {
   bazelCommand,
   type BazelRunner,
   parseExecutionLog,
-  prepareBazelWorkspace,
-  REPO,
+  type Spawn,
 } from "../fixtures/bazel.ts";
+import {
+  missingThirdParty,
+  prepareRulesRustWorkspace,
+  USE_THIS_WRAPPER,
+} from "../fixtures/rules_rust.ts";
 import { run, RUSTC, tempDir } from "./helpers.ts";
-import { isDirectory } from "../mod/seed/mod.ts";
 
-const THIRD_PARTY = `${REPO}/../shared/third_party`;
-const RULES_JAVA = "/usr/share/bazel/rules/java";
 const BUILD_TIMEOUT_MS = 600_000;
 
-const missing = [`${THIRD_PARTY}/rules_rust-0.9.0`, `${THIRD_PARTY}/tinyjson-2.3.0`].find((path) =>
-  !isDirectory(path)
-);
+const missing = missingThirdParty();
 
 const CLIPPY_AND_RUSTFMT = [
   "--aspects=@rules_rust//rust:defs.bzl%rust_clippy_aspect,@rules_rust//rust:defs.bzl%rustfmt_aspect",
@@ -43,6 +41,8 @@ interface Observed {
   readonly diagnostics: string[];
   /** The process wrappers the Rustc actions ran, sorted. */
   readonly wrappers: string[];
+  /** Every spawn, as the execution log gives it. */
+  readonly spawns: Spawn[];
 }
 
 /** Runs one Bazel command with an execution log and reduces what it did. */
@@ -83,7 +83,31 @@ async function observe(
         .filter((program) => program.includes("process_wrapper")),
     ),
   ].sort();
-  return { exitCode: output.code, actions, diagnostics: actionOutputs(stderr), wrappers, stderr };
+  return {
+    exitCode: output.code,
+    actions,
+    diagnostics: actionOutputs(stderr),
+    wrappers,
+    spawns,
+    stderr,
+  };
+}
+
+/**
+ * Each rustc action's mnemonic, command line and environment, sorted; the wrapper's executable
+ * is named alike (the patch renames rules_rust's own to make room for the label flag).
+ */
+function commandLines(spawns: readonly Spawn[]): string[] {
+  return spawns
+    .filter((spawn) => spawn.mnemonic.startsWith("Rustc"))
+    .map((spawn) =>
+      [
+        spawn.mnemonic,
+        ...spawn.commandArgs,
+        ...(spawn.environmentVariables ?? []).map(({ name, value }) => `${name}=${value}`),
+      ].join(" ").replaceAll("/process_wrapper_rust ", "/process_wrapper ")
+    )
+    .sort();
 }
 
 /** Output paths without the configuration's hash, which differs with the wrapper's label. */
@@ -120,51 +144,20 @@ function actionOutputs(stderr: string): string[] {
     .sort();
 }
 
-/** The patch users apply to rules_rust 0.9.0: the process wrapper becomes a label flag. */
-const PATCH_0_9_0 = `${REPO}/patches/rules_rust-0.9.0-process_wrapper-label_flag.patch`;
-
-/** This wrapper, chosen through the patched rules_rust's flag, as a user's .bazelrc would. */
-const USE_THIS_WRAPPER =
-  "--@rules_rust//util/process_wrapper=@deno_process_wrapper//:process_wrapper";
-
-/** A readable copy of rules_rust 0.9.0 under `path`, patched as a user would when `patched`. */
-async function copyRulesRust(path: string, patched: boolean): Promise<void> {
-  const copied = await run("cp", ["-r", `${THIRD_PARTY}/rules_rust-0.9.0`, path]);
-  if (copied.code !== 0) throw new Error(`copying rules_rust: ${copied.stderr}`);
-  if (!patched) return;
-  const applied = await run("git", ["apply", PATCH_0_9_0], { cwd: path });
-  if (applied.code !== 0) throw new Error(`git apply ${PATCH_0_9_0}: ${applied.stderr}`);
-}
-
 Deno.test({
   name: "real rules_rust 0.9.0: its own wrapper and this one build the same, action for action",
   ignore: RUSTC === undefined || missing !== undefined,
   async fn(t) {
-    if (!isDirectory(RULES_JAVA)) await installRulesJava();
     await using dir = await tempDir("pw-rules-rust-");
     // Both workspaces live below: `nobody` must be able to reach them.
     Deno.chmodSync(dir.path, 0o755);
     const runners: Record<"own" | "deno", BazelRunner> = {} as never;
-    let sysroot = "";
     for (const kind of ["own", "deno"] as const) {
       const root = `${dir.path}/${kind}`;
       Deno.mkdirSync(root);
-      runners[kind] = await prepareBazelWorkspace(root, {
+      runners[kind] = await prepareRulesRustWorkspace(root, {
+        patched: kind === "deno",
         timeoutMs: BUILD_TIMEOUT_MS,
-        fill: async (ws) => {
-          await run("cp", ["-r", `${REPO}/e2e/rules_rust`, ws]);
-          await copyRulesRust(`${root}/rules_rust`, kind === "deno");
-        },
-        workspaceFile: ({ wrapper, deno, rustc }) => {
-          sysroot = dirname(dirname(rustc));
-          return Deno.readTextFileSync(`${REPO}/e2e/rules_rust/WORKSPACE.template`)
-            .replaceAll("@@RULES_RUST@@", `${root}/rules_rust`)
-            .replaceAll("@@THIRD_PARTY@@", Deno.realPathSync(THIRD_PARTY))
-            .replaceAll("@@COVERAGE_STUB@@", `${root}/ws/coverage_stub`)
-            .replaceAll("@@SYSROOT@@", sysroot)
-            .replaceAll("@@WRAPPER@@", wrapper)
-            .replaceAll("@@DENO@@", deno);
-        },
       });
     }
     const both = async (args: string[]) => {
@@ -207,6 +200,31 @@ Deno.test({
           for (const mnemonic of ["RustcMetadata", "CargoBuildScriptRun", "Clippy", "Rustfmt"]) {
             assert.ok(own.actions.some((action) => action.startsWith(mnemonic)), mnemonic);
           }
+        },
+      );
+
+      await t.step(
+        "the patch with its settings at their defaults: every action and command line as unpatched",
+        async () => {
+          // rules_rust's own wrapper in both: the patched copy without the wrapper flag.
+          const args = [
+            "build",
+            "//app/...",
+            "//chain/...",
+            "//lib/...",
+            "//macros/...",
+            "--@rules_rust//rust/settings:pipelined_compilation=true",
+            "--stamp",
+          ];
+          const [own, patched] = [
+            await observe(runners.own, args),
+            await observe(runners.deno, args),
+          ];
+          assert.equal(own.exitCode, 0, own.stderr);
+          assert.equal(patched.exitCode, 0, patched.stderr);
+          const rustc = commandLines(own.spawns);
+          assert.ok(rustc.some((line) => line.startsWith("RustcMetadata ")), rustc.join("\n"));
+          assert.deepEqual(commandLines(patched.spawns), rustc);
         },
       );
 
@@ -259,13 +277,25 @@ Deno.test({
       });
 
       await t.step("a compile error: the same failure, the same error printed", async () => {
-        const { own, deno } = await both(["build", "//broken"]);
-        assert.equal(own.exitCode, 1);
-        sameAs("compile error", own, deno);
-        assert.ok(
-          own.diagnostics.some((block) => block.includes("error[E0308]: mismatched types")),
-          own.diagnostics.join("\n---\n"),
-        );
+        for (const pipelined of [false, true]) {
+          const { own, deno } = await both([
+            "build",
+            "//broken",
+            `--@rules_rust//rust/settings:pipelined_compilation=${pipelined}`,
+          ]);
+          assert.equal(own.exitCode, 1);
+          sameAs(`compile error, pipelined=${pipelined}`, own, deno);
+          assert.ok(
+            own.diagnostics.some((block) => block.includes("error[E0308]: mismatched types")),
+            own.diagnostics.join("\n---\n"),
+          );
+          // Pipelined, the metadata action (killed once the .rmeta is written) reports it.
+          const failed = deno.spawns.filter((spawn) => (spawn.exitCode ?? 0) !== 0);
+          assert.deepEqual(
+            failed.map((spawn) => spawn.mnemonic),
+            [pipelined ? "RustcMetadata" : "Rustc"],
+          );
+        }
       });
     } finally {
       for (const runner of Object.values(runners)) {
@@ -274,14 +304,6 @@ Deno.test({
     }
   },
 });
-
-async function installRulesJava(): Promise<void> {
-  console.log(`${RULES_JAVA} is missing: installing Debian's bazel-rules-java with apt`);
-  const result = await run("apt-get", ["install", "-y", "bazel-rules-java"], {
-    env: { DEBIAN_FRONTEND: "noninteractive", PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
-  });
-  if (result.code !== 0) throw new Error(`apt-get install bazel-rules-java: ${result.stderr}`);
-}
 
 if (missing !== undefined) {
   console.log(`skipped: real rules_rust end to end needs ${missing} (../shared/third_party)`);

@@ -121,10 +121,12 @@ async function runBriefly(path: string, args: string[]): Promise<BriefRun> {
  * ```ts
  * import { compile } from "./compile.ts";
  * import assert from "node:assert/strict";
- * const output = `${await Deno.makeTempDir()}/process_wrapper`;
+ * const dir = await Deno.makeTempDir();
+ * const output = `${dir}/process_wrapper`;
  * Deno.env.set("DENORT_BIN", "/nonexistent/denort");
  * assert.notEqual(await compile(output), 0);
  * await assert.rejects(Deno.lstat(output));
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function compile(output: string = DEFAULT_OUTPUT): Promise<number> {

@@ -134,6 +134,8 @@ Deno.test("install-wrapper: one task links DIR/process_wrapper (relative to the 
       "bin",
     ], {
       cwd,
+      // The installer runs the command it installed: give it this test's Deno, wherever that is.
+      env: { DENO: Deno.execPath() },
       timeoutMs: BOUND_MS,
     });
   const installed = await task(dir.path);

@@ -14,8 +14,8 @@
  *    five crates, every mode against incremental=false, cargo and plain rustc.
  *
  * `BENCH_QUICK=1` runs smaller sizes (for a smoke run) and writes its raw
- * numbers to a temporary file unless `BENCH_RESULTS=FILE` says where: a
- * quick run never overwrites the committed results.
+ * numbers to `bench/results/quick.json` (not committed), so a quick run never
+ * overwrites the committed results. `BENCH_RESULTS=FILE` writes them to FILE.
  *
  * @module
  */
@@ -30,9 +30,7 @@ import { WorkerClient } from "./worker_client.ts";
 const MAIN_TS = new URL("../main.ts", import.meta.url).pathname;
 const QUICK = Deno.env.get("BENCH_QUICK") === "1";
 const RESULTS = Deno.env.get("BENCH_RESULTS") ??
-  (QUICK
-    ? `${Deno.makeTempDirSync({ prefix: "pw-bench-quick-" })}/results.json`
-    : new URL("./results/latest.json", import.meta.url).pathname);
+  new URL(QUICK ? "./results/quick.json" : "./results/latest.json", import.meta.url).pathname;
 const PATH = `${Deno.env.get("PATH")}:${Deno.env.get("HOME")}/.cargo/bin`;
 const results: Record<string, unknown> = {
   deno: Deno.version.deno,

@@ -1,15 +1,19 @@
 /**
  * The main job (`deno task demo`): builds a generated crate through the
- * wrapper with `-Cincremental`, changes one line, then rebuilds it twice from
- * the same starting point, exactly as Bazel would run the actions:
+ * wrapper, changes one line, then rebuilds it from the same starting point in
+ * each of the three ways a rules_rust build can run the compile action:
  *
- * - cold: the compile action alone, into an empty incremental directory;
- * - seeded: the seed action (`--seed-prev-dir ... --exit-early true`), then
- *   the compile action (`--copy-seed ... --write-unused-inputs ...`).
+ * - incremental=false: the compile action alone, no `-Cincremental`;
+ * - store (the default incremental mode): the compile action with
+ *   `--incremental-store DIR`, rustc's state kept in DIR across builds;
+ * - tree (rules_rust PR 3925): the seed action (`--seed-prev-dir ...
+ *   --exit-early true`), then the compile action (`--copy-seed ...
+ *   --write-unused-inputs ...`), the state travelling as a tree artifact.
  *
- * Both rebuilds run three times, in alternating order. It prints every sample
+ * Each rebuild runs three times, the order rotating. It prints every sample
  * and the medians, how many objects rustc reused, the unused-inputs list and
- * the seed report, each with what it means. Any step that fails stops it.
+ * the seed report, each with what it means. Without rustc it says so in one
+ * line; any other failing step stops it.
  *
  * @module
  */
@@ -20,14 +24,31 @@ import { compileActionArgs, seedActionArgs } from "../fixtures/pr3925_args.ts";
 
 const MAIN_TS = new URL("../main.ts", import.meta.url).pathname;
 const SHAPE = { modules: 12, functionsPerModule: 120 };
+// rustup installs rustc in ~/.cargo/bin, which a fresh shell may not have on PATH.
+const PATH = `${Deno.env.get("PATH")}:${Deno.env.get("HOME")}/.cargo/bin`;
+
+/** `rustc --version`, or `undefined` when there is no rustc to run. */
+async function rustcVersion(): Promise<string | undefined> {
+  try {
+    const { code, stdout } = await new Deno.Command("rustc", {
+      args: ["--version"],
+      env: { PATH },
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    return code === 0 ? new TextDecoder().decode(stdout).trim() : undefined;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+}
 
 async function wrapper(cwd: string, args: string[]): Promise<number> {
   const started = performance.now();
   const { code, stderr } = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--quiet", "-A", MAIN_TS, ...args],
     cwd,
-    // rustup installs rustc in ~/.cargo/bin, which a fresh shell may not have on PATH.
-    env: { PATH: `${Deno.env.get("PATH")}:${Deno.env.get("HOME")}/.cargo/bin` },
+    env: { PATH },
     stdout: "inherit",
     stderr: "piped",
   }).output();
@@ -37,7 +58,8 @@ async function wrapper(cwd: string, args: string[]): Promise<number> {
   return performance.now() - started;
 }
 
-function compileArgs(): string[] {
+/** The compile action's rustc output flags and rustc itself; `incremental` is its `-Cincremental`. */
+function rustcArgs(incremental?: string): string[] {
   return [
     "--subst",
     "pwd=${pwd}",
@@ -49,12 +71,15 @@ function compileArgs(): string[] {
     "--crate-name=demo",
     "${pwd}/src/lib.rs",
     "--emit=link",
-    "-Cincremental=${pwd}/incr",
+    ...(incremental === undefined ? [] : [`-Cincremental=${incremental}`]),
     "--out-dir=out",
     "--error-format=json",
     "--json=artifacts",
   ];
 }
+
+/** The store mode's compile action: the wrapper appends `-Cincremental=${pwd}/store/incr`. */
+const storeArgs = () => ["--incremental-store", "${pwd}/store", ...rustcArgs()];
 
 async function sh(command: string): Promise<void> {
   const { code, stderr } = await new Deno.Command("sh", { args: ["-c", command] }).output();
@@ -66,30 +91,51 @@ async function sh(command: string): Promise<void> {
 const median = (values: number[]) => values.toSorted((a, b) => a - b)[values.length >> 1];
 const ms = (value: number) => `${value.toFixed(0)} ms`;
 
-/** Every rebuild starts from this copy: the first build's outputs and the edited source. */
+/** Every rebuild starts from this copy: the first builds' outputs and the edited source. */
 async function restore(work: string, before: string): Promise<void> {
   await sh(`chmod -R u+w '${work}' 2>/dev/null; rm -rf '${work}' && cp -a '${before}' '${work}'`);
 }
 
-/** The compile action alone, into an empty incremental directory (Bazel wiped the outputs). */
-async function coldRebuild(work: string): Promise<number> {
-  await sh(`rm -rf '${work}/incr' '${work}/out'`);
-  return await wrapper(work, compileArgs());
-}
+/** One rebuild's actions and their times. */
+type Rebuild = { total: number; parts: string };
 
-/** PR 3925's two actions, in the same directory (rustc discards its cache when it changes). */
-async function seededRebuild(work: string): Promise<{ seed: number; compile: number }> {
-  const seed = await wrapper(work, seedActionArgs("incr", "seed", 0));
-  await sh(
-    `find '${work}/seed' -type f -exec chmod a-w {} + ; rm -rf '${work}/incr' '${work}/out'`,
+const MODES = {
+  "incremental=false": async (work: string): Promise<Rebuild> => {
+    await sh(`rm -rf '${work}/out'`);
+    const total = await wrapper(work, rustcArgs());
+    return { total, parts: "compile action" };
+  },
+  "store (default)": async (work: string): Promise<Rebuild> => {
+    await sh(`rm -rf '${work}/out'`);
+    const total = await wrapper(work, storeArgs());
+    return { total, parts: "compile action" };
+  },
+  "tree (PR 3925)": async (work: string): Promise<Rebuild> => {
+    // PR 3925's two actions, in the same directory (rustc discards its cache when it changes).
+    const seed = await wrapper(work, seedActionArgs("incr", "seed", 0));
+    await sh(
+      `find '${work}/seed' -type f -exec chmod a-w {} + ; rm -rf '${work}/incr' '${work}/out'`,
+    );
+    const compile = await wrapper(work, [
+      ...compileActionArgs("seed", "incr", "unused_inputs.txt", 0),
+      "--seed-report",
+      "seed_report.json",
+      ...rustcArgs("${pwd}/incr"),
+    ]);
+    return {
+      total: seed + compile,
+      parts: `seed action ${ms(seed)} + compile action ${ms(compile)}`,
+    };
+  },
+};
+type Mode = keyof typeof MODES;
+
+const rustc = await rustcVersion();
+if (rustc === undefined) {
+  console.error(
+    "the demo needs rustc: none on PATH or in ~/.cargo/bin (install Rust, e.g. from https://rustup.rs)",
   );
-  const compile = await wrapper(work, [
-    ...compileActionArgs("seed", "incr", "unused_inputs.txt", 0),
-    "--seed-report",
-    "seed_report.json",
-    ...compileArgs(),
-  ]);
-  return { seed, compile };
+  Deno.exit(1);
 }
 
 const ROUNDS = 3;
@@ -97,56 +143,77 @@ const work = await Deno.makeTempDir({ prefix: "pw-demo-" });
 const before = `${work}.before`;
 try {
   const lines = writeCrate(`${work}/src`, SHAPE);
-  console.log(`generated a ${lines}-line crate in ${work}/src`);
-  const first = await wrapper(work, compileArgs());
-  console.log(`first build (cold, writes incremental state): ${ms(first)}`);
-  // Bazel leaves its outputs read-only.
+  console.log(`generated a ${lines}-line crate in ${work}/src; ${rustc}`);
+  const firstStore = await wrapper(work, storeArgs());
+  const firstTree = await wrapper(work, rustcArgs("${pwd}/incr"));
+  console.log(
+    `first builds (cold, each writes incremental state): store ${ms(firstStore)}, tree ${
+      ms(firstTree)
+    }`,
+  );
+  // Bazel leaves its outputs read-only (a store is not an output: rustc keeps writing it).
   await sh(`find '${work}/incr' '${work}/out' -type f -exec chmod a-w {} +`);
   editOneFunction(`${work}/src`, 2);
   console.log("changed one line in one function body (src/m0.rs)");
   await sh(`cp -a '${work}' '${before}'`);
 
-  const cold: number[] = [];
-  const seeded: { seed: number; compile: number }[] = [];
+  const modes = Object.keys(MODES) as Mode[];
+  const samples = new Map<Mode, Rebuild[]>(modes.map((mode) => [mode, []]));
+  const reuse = new Map<Mode, string>();
+  let unused = "";
+  let reportText = "";
   for (let round = 0; round < ROUNDS; round++) {
-    // Alternate which rebuild goes first, so neither always runs on a warmer machine.
-    const order = round % 2 === 0 ? ["cold", "seeded"] : ["seeded", "cold"];
-    for (const kind of order) {
+    // Rotate the order, so that no mode always runs on a warmer machine.
+    for (const mode of [...modes.slice(round), ...modes.slice(0, round)]) {
       await restore(work, before);
-      if (kind === "cold") cold.push(await coldRebuild(work));
-      else seeded.push(await seededRebuild(work));
+      samples.get(mode)!.push(await MODES[mode](work));
+      const incr = mode === "store (default)" ? `${work}/store/incr` : `${work}/incr`;
+      if (mode !== "incremental=false") {
+        const { reused, objects } = sessionReuse(incr);
+        reuse.set(mode, `${reused} of ${objects} objects reused`);
+      }
+      if (mode === "tree (PR 3925)") {
+        unused = Deno.readTextFileSync(`${work}/unused_inputs.txt`);
+        reportText = Deno.readTextFileSync(`${work}/seed_report.json`);
+      }
     }
   }
-  const totals = seeded.map(({ seed, compile }) => seed + compile);
   console.log(`\nrebuild after the edit, median of ${ROUNDS} rounds (each sample in brackets):`);
-  console.log(`  cold:   ${ms(median(cold))} [${cold.map(ms).join(", ")}]`);
+  const baseline = median(samples.get("incremental=false")!.map(({ total }) => total));
+  for (const mode of modes) {
+    const runs = samples.get(mode)!;
+    const totals = runs.map(({ total }) => total);
+    const middle = runs.find(({ total }) => total === median(totals))!;
+    console.log(
+      `  ${mode.padEnd(18)} ${ms(median(totals)).padStart(8)} (${
+        (median(totals) / baseline).toFixed(2)
+      }x) [${totals.map(ms).join(", ")}]: ${middle.parts}${
+        reuse.has(mode) ? `; ${reuse.get(mode)}` : ""
+      }`,
+    );
+  }
   console.log(
-    `  seeded: ${ms(median(totals))} [${totals.map(ms).join(", ")}]: seed action ${
-      ms(median(seeded.map(({ seed }) => seed)))
-    } + compile action ${ms(median(seeded.map(({ compile }) => compile)))}`,
-  );
-  const reuse = sessionReuse(`${work}/incr`);
-  console.log(
-    `objects rustc reused from the seed: ${reuse.reused} of ${reuse.objects}. Why faster: rustc ` +
-      "found its previous session, recompiled only the code the edit touched, and kept the rest.",
+    "Why faster: with its previous session at hand, rustc recompiles only the code the edit " +
+      "touched and keeps the rest. store: rustc works in a directory the wrapper keeps (locked, " +
+      "keyed by the command line), as with cargo. tree: the state is a Bazel output, so a seed " +
+      "action copies it out and the compile action links it back in.",
   );
 
-  const unused = Deno.readTextFileSync(`${work}/unused_inputs.txt`);
-  console.log(`\nunused_inputs.txt: ${JSON.stringify(unused)}`);
+  console.log(`\ntree mode, unused_inputs.txt: ${JSON.stringify(unused)}`);
   console.log(
     "  Bazel's unused_inputs_list: inputs named there are left out of the compile action's " +
       "cache key, so a seed that differs every build never makes the action rerun by itself.",
   );
 
-  const reportText = Deno.readTextFileSync(`${work}/seed_report.json`);
   const report = JSON.parse(reportText);
-  console.log(`\nseed_report.json (last seeded run): ${reportText}`);
+  console.log(`\ntree mode, seed_report.json (last seeded run): ${reportText}`);
   const freshLocks = report.files - report.linked - report.copied;
   console.log(
     [
       `  files ${report.files} = linked ${report.linked} + copied ${report.copied} + ` +
       `${freshLocks} fresh lock file(s), one per session: rustc must open a session's lock ` +
       "read-write, so each gets a new empty one, never a link of the seed's.",
+      "  source, destination: the seed tree and the directory seeded, as the flag names them.",
       "  linked: files rustc only replaces (dep-graph, query cache, work products, metadata).",
       "  copied: object files, made writable (rustc refuses read-only reused objects).",
       `  sessions ${report.sessions}: only the newest finished session of each crate is seeded.`,

@@ -8,6 +8,8 @@
  * @module
  */
 
+import { dirname, resolve } from "node:path";
+
 /** The permissions the wrapper needs at run time, and no more. */
 export const RUNTIME_PERMISSIONS = [
   "--allow-read",
@@ -24,8 +26,12 @@ export const WORKER_MODULES = ["../mod/seed/thread_entry.ts"];
 /** Where the executable is written unless the task is given a path. */
 export const DEFAULT_OUTPUT = "dist/process_wrapper";
 
+/** Where `deno compile` downloads its runtime from, for this Deno and platform. */
+export const DENORT_URL =
+  `https://dl.deno.land/release/v${Deno.version.deno}/denort-${Deno.build.target}.zip`;
+
 const DENORT_ADVICE =
-  `set DENORT_BIN to the denort runtime of Deno ${Deno.version.deno} (unzipped from denort-x86_64-unknown-linux-gnu.zip of that release), not to a full deno`;
+  `set DENORT_BIN to the denort runtime of Deno ${Deno.version.deno} (unzipped from ${DENORT_URL}), not to a full deno`;
 
 /**
  * The one line explaining why `deno compile` failed, from its stderr.
@@ -121,13 +127,60 @@ async function runBriefly(path: string, args: string[]): Promise<BriefRun> {
  * ```ts
  * import { compile } from "./compile.ts";
  * import assert from "node:assert/strict";
- * const output = `${await Deno.makeTempDir()}/process_wrapper`;
+ * const dir = await Deno.makeTempDir();
+ * const output = `${dir}/process_wrapper`;
  * Deno.env.set("DENORT_BIN", "/nonexistent/denort");
  * assert.notEqual(await compile(output), 0);
  * await assert.rejects(Deno.lstat(output));
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function compile(output: string = DEFAULT_OUTPUT): Promise<number> {
+  const created = missingDirectories(dirname(resolve(output)));
+  const code = await compileInto(output);
+  // `deno compile` makes the output's directories first: a failure leaves none of them behind.
+  if (code !== 0) removeEmptyDirectories(created);
+  return code;
+}
+
+/**
+ * `dir` and its ancestors that do not exist yet, deepest first.
+ *
+ * @example
+ * ```ts
+ * import { missingDirectories } from "./compile.ts";
+ * import assert from "node:assert/strict";
+ * const dir = Deno.makeTempDirSync();
+ * assert.deepEqual(missingDirectories(`${dir}/dist/bin`), [`${dir}/dist/bin`, `${dir}/dist`]);
+ * assert.deepEqual(missingDirectories(dir), []);
+ * Deno.removeSync(dir);
+ * ```
+ */
+export function missingDirectories(dir: string): string[] {
+  const missing: string[] = [];
+  for (let current = dir; current !== dirname(current); current = dirname(current)) {
+    try {
+      Deno.lstatSync(current);
+      break;
+    } catch {
+      missing.push(current);
+    }
+  }
+  return missing;
+}
+
+/** Removes each of `dirs` (deepest first) while it is empty; stops at the first that is not. */
+function removeEmptyDirectories(dirs: readonly string[]): void {
+  for (const dir of dirs) {
+    try {
+      Deno.removeSync(dir);
+    } catch {
+      return;
+    }
+  }
+}
+
+async function compileInto(output: string): Promise<number> {
   const entry = new URL("../main.ts", import.meta.url).pathname;
   const includes = WORKER_MODULES.flatMap((module) => [
     "--include",

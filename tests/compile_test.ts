@@ -49,3 +49,21 @@ Deno.test("a full deno as DENORT_BIN builds plain Deno: the check fails it and r
   assert.match(line, /--version` should print "process_wrapper/);
   await assert.rejects(Deno.lstat(output), Deno.errors.NotFound);
 });
+
+Deno.test("a failed compile leaves none of the directories it made for the output, keeps the ones that were there, and gives the denort download address", async () => {
+  await using dir = await tempDir();
+  Deno.writeTextFileSync(join(dir.path, "kept.txt"), "mine");
+  const result = await run(
+    Deno.execPath(),
+    ["run", "--quiet", "-A", COMPILE_TS, "dist/bin/process_wrapper"],
+    { cwd: dir.path, env: { DENORT_BIN: "/nonexistent/denort" }, timeoutMs: 120_000 },
+  );
+  assert.notEqual(result.code, 0);
+  assert.ok(
+    onlyLine(result.stderr).includes(
+      `(unzipped from https://dl.deno.land/release/v${Deno.version.deno}/denort-${Deno.build.target}.zip)`,
+    ),
+    result.stderr,
+  );
+  assert.deepEqual([...Deno.readDirSync(dir.path)].map(({ name }) => name), ["kept.txt"]);
+});

@@ -158,6 +158,7 @@ export const RUSTC = which("rustc", [
 
 /**
  * Runs a command to completion and returns its result (stdout/stderr decoded).
+ * With `timeoutMs`, a command still running then is killed and the call rejects.
  *
  * @example
  * ```ts
@@ -167,12 +168,15 @@ export const RUSTC = which("rustc", [
 export async function run(
   command: string,
   args: readonly string[],
-  options: { cwd?: string; env?: Record<string, string> } = {},
+  options: { cwd?: string; env?: Record<string, string>; clearEnv?: boolean; timeoutMs?: number } =
+    {},
 ): Promise<RunResult> {
   const output = await new Deno.Command(command, {
     args: [...args],
     cwd: options.cwd,
     env: options.env,
+    clearEnv: options.clearEnv,
+    signal: options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

@@ -192,3 +192,20 @@ Deno.test("unreadable input files are errors naming the flag and the file", () =
     "NOSPACE",
   );
 });
+
+Deno.test("a relative file that is missing is an error naming the directory it was looked for in; an absolute one is not", () => {
+  assertWrapperError(
+    () => plan(["--env-file", "gone.env", "--", "x"], fakeHost({})),
+    "--env-file gone.env: cannot read file (NotFound: No such file: gone.env; looked in /exec/execroot/ws)",
+  );
+  assertWrapperError(
+    () => plan(["--", "x", "@sub/gone.params"], fakeHost({})),
+    "looked in /exec/execroot/ws)",
+  );
+  try {
+    plan(["--env-file", "/abs/gone.env", "--", "x"], fakeHost({}));
+    assert.fail("a missing env file must be an error");
+  } catch (error) {
+    assert.ok(error instanceof Error && !error.message.includes("looked in"), String(error));
+  }
+});

@@ -30,6 +30,7 @@ export const MAX_LINE_FILE_BYTES = 256 * 1024 * 1024;
  * assert.throws(() => readLineFile("/dev/zero"), /larger than 256 MiB/);
  * Deno.writeTextFileSync(path, "--cfg\nx\n");
  * assert.equal(readLineFile(path), "--cfg\nx\n");
+ * Deno.removeSync(path);
  * ```
  */
 export function readLineFile(path: string): string {

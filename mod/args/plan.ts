@@ -115,7 +115,14 @@ export function planChild(options: Options, host: PlanHost): ChildPlan {
     try {
       return host.readTextFile(path);
     } catch (error) {
-      throw new WrapperError(`${flag} ${path}: cannot read file (${describeError(error)})`);
+      // A relative path resolves against the working directory, which is not always the
+      // caller's (a `deno task` runs in the repository): say where the file was looked for.
+      const where = error instanceof Deno.errors.NotFound && !path.startsWith("/")
+        ? `; looked in ${host.cwd}`
+        : "";
+      throw new WrapperError(
+        `${flag} ${path}: cannot read file (${describeError(error)}${where})`,
+      );
     }
   };
 

@@ -20,9 +20,11 @@ import type { PlannedFile } from "../args/plan.ts";
  * ```ts
  * import { writePlannedFiles } from "./output_files.ts";
  * import assert from "node:assert/strict";
- * const path = `${Deno.makeTempDirSync()}/args.params.expanded`;
+ * const dir = Deno.makeTempDirSync();
+ * const path = `${dir}/args.params.expanded`;
  * writePlannedFiles([{ path, content: "--edition=2021\n" }]);
  * assert.equal(Deno.readTextFileSync(path), "--edition=2021\n");
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  *
  * @throws {WrapperError} naming the file that can't be written.
@@ -44,9 +46,11 @@ export function writePlannedFiles(files: readonly PlannedFile[]): void {
  * ```ts
  * import { touchFile } from "./output_files.ts";
  * import assert from "node:assert/strict";
- * const path = `${Deno.makeTempDirSync()}/done.marker`;
+ * const dir = Deno.makeTempDirSync();
+ * const path = `${dir}/done.marker`;
  * touchFile(path);
  * assert.equal(Deno.statSync(path).size, 0);
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  *
  * @throws {WrapperError} naming the file.
@@ -70,6 +74,7 @@ export function touchFile(path: string): void {
  * Deno.writeTextFileSync(`${dir}/a.txt`, "out");
  * copyOutput({ source: `${dir}/a.txt`, destination: `${dir}/b.txt` });
  * assert.equal(Deno.readTextFileSync(`${dir}/b.txt`), "out");
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  *
  * @throws {WrapperError} naming both paths.
@@ -105,9 +110,11 @@ export function unusedInputsContent(input: string): string {
  * ```ts
  * import { writeUnusedInputs } from "./output_files.ts";
  * import assert from "node:assert/strict";
- * const list = `${Deno.makeTempDirSync()}/unused.txt`;
+ * const dir = Deno.makeTempDirSync();
+ * const list = `${dir}/unused.txt`;
  * writeUnusedInputs({ source: list, destination: "lib.seed" });
  * assert.equal(Deno.readTextFileSync(list), "lib.seed\n");
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  *
  * @throws {WrapperError} naming the file.

@@ -77,13 +77,15 @@ export function spawnChild(
  * ```ts
  * import { spawnIntoFile } from "./spawn.ts";
  * import assert from "node:assert/strict";
- * const path = `${Deno.makeTempDirSync()}/out.txt`;
+ * const dir = Deno.makeTempDirSync();
+ * const path = `${dir}/out.txt`;
  * Deno.writeTextFileSync(path, "old content, longer than the new");
  * const plan = { executable: "/bin/echo", args: ["hi"], env: Deno.env.toObject(), paramFiles: [], output: { quitOnMetadata: false } };
  * const child = await spawnIntoFile(plan, "null", path);
  * await child.stderr.cancel();
  * assert.equal((await child.status).code, 0);
  * assert.equal(Deno.readTextFileSync(path), "hi\n");
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  *
  * @throws {WrapperError} naming `--stdout-file` when the file cannot be made, or the child

@@ -165,6 +165,7 @@ export function forEachChunk(
  * countChunk(phase, ["a"], { start: 0, end: 1, chunk: 0 }, control);
  * assert.equal(phase.counted[0], 5n);
  * assert.equal(control[Control.Stop], 1); // the limit is reached
+ * Deno.removeSync(root, { recursive: true });
  * ```
  *
  * @throws `Deno.errors.NotFound` naming the path of a file that vanished since it was listed.
@@ -201,6 +202,8 @@ export function countChunk(
  * const tally = placeChunk(phase, ["a.bin"], { start: 0, end: 1, chunk: 0 }, []);
  * assert.equal(tally.linked, 1);
  * assert.equal(phase.done[0], 1);
+ * Deno.removeSync(source, { recursive: true });
+ * Deno.removeSync(destination, { recursive: true });
  * ```
  *
  * @throws the underlying `Deno.errors.*` error (its message names the path).

@@ -91,6 +91,8 @@ export function addTally(total: PlaceTally, more: PlaceTally): PlaceTally {
  * const tally = placeFiles({ source, destination, user: undefined, created }, [{ path: "a.bin", method: "link" }]);
  * assert.deepEqual(tally, { linked: 1, copied: 0, bytesCopied: 0 });
  * assert.deepEqual(created, [`${destination}/a.bin`]);
+ * Deno.removeSync(source, { recursive: true });
+ * Deno.removeSync(destination, { recursive: true });
  * ```
  *
  * @throws the underlying `Deno.errors.*` error (its message names the path).
@@ -131,6 +133,7 @@ export function placeFiles(context: PlaceContext, files: readonly FileToPlace[])
  * assert.equal(copyRegularFile(`${dir}/a`, `${dir}/b`, []), 3);
  * Deno.symlinkSync(`${dir}/a`, `${dir}/link`);
  * assert.throws(() => copyRegularFile(`${dir}/link`, `${dir}/c`, []), /not a regular file/);
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export function copyRegularFile(from: string, to: string, created: string[]): number {

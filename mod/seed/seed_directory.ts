@@ -88,6 +88,7 @@ export interface SeedRequest {
  * });
  * assert.equal(report.mode, "cold-missing");
  * assert.ok(Deno.statSync(`${dir}/lib.seed`).isDirectory); // rustc finds an empty directory
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export async function seedDirectory(request: SeedRequest): Promise<SeedReport> {

@@ -27,6 +27,7 @@ import { seedDirectory, type SeedReport } from "./seed_directory.ts";
  * const [report] = await seedForOptions(resolveOptions(parseCommandLine(argv)), console.error);
  * assert.equal(report.mode, "hardlink");
  * assert.equal(Deno.readTextFileSync(`${dir}/seed/state.bin`), "state");
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export async function seedForOptions(

@@ -115,6 +115,7 @@ interface PhaseOutcome {
  * const listing = listTree(root);
  * using threads = SeedThreads.forFiles(listing.files);
  * assert.equal(await threads.count(root, 20 * 1024 * 1024), 5);
+ * Deno.removeSync(root, { recursive: true });
  * ```
  */
 export class SeedThreads implements Disposable {

@@ -50,6 +50,7 @@ export interface TreeListing {
  *   directories: ["crate", "crate/s-1-2-abc"],
  *   files: ["crate/s-1-2-abc/dep-graph.bin"],
  * });
+ * Deno.removeSync(root, { recursive: true });
  * ```
  *
  * @throws the underlying `Deno.errors.*` error, with the failing path in its

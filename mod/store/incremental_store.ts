@@ -69,15 +69,19 @@ export async function storeKey(argv: readonly string[]): Promise<string> {
  * ```ts
  * import { leaseIncrementalStore } from "./incremental_store.ts";
  * import assert from "node:assert/strict";
- * const root = `${Deno.makeTempDirSync()}/lib.store`;
+ * const dir = Deno.makeTempDirSync();
+ * const root = `${dir}/lib.store`;
  * {
  *   using lease = (await leaseIncrementalStore(root, ["rustc", "lib.rs"], console.error))!;
  *   assert.equal(lease.directory, `${root}/incr`);
  *   assert.equal(lease.kept, false); // a new store
  *   Deno.mkdirSync(lease.directory); // what rustc does
  * }
- * using again = (await leaseIncrementalStore(root, ["rustc", "lib.rs"], console.error))!;
- * assert.equal(again.kept, true);
+ * {
+ *   using again = (await leaseIncrementalStore(root, ["rustc", "lib.rs"], console.error))!;
+ *   assert.equal(again.kept, true);
+ * }
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export async function leaseIncrementalStore(
@@ -133,6 +137,7 @@ export async function leaseIncrementalStore(
  * }
  * assert.throws(() => Deno.statSync(directory)); // removed once disposed
  * assert.equal(Deno.readTextFileSync(`${session}/dep-graph.bin`), "state");
+ * Deno.removeSync(root, { recursive: true });
  * ```
  */
 export async function leaseStoreCopy(

@@ -120,7 +120,12 @@ async function leaseStore(plan: ChildPlan, io: RunIO): Promise<StoreLease | unde
   // Killed once metadata is written, rustc would never finalize: it reads a private copy.
   return plan.output.quitOnMetadata
     ? await leaseStoreCopy(plan.incrementalStore, io.warn)
-    : await leaseIncrementalStore(plan.incrementalStore, [plan.executable, ...plan.args], io.warn);
+    : await leaseIncrementalStore(
+      plan.incrementalStore,
+      [plan.executable, ...plan.args],
+      io.warn,
+      io.cancel,
+    );
 }
 
 /** Seeding is loaded only by the command lines that seed. */

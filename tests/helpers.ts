@@ -303,3 +303,137 @@ export function isAlive(pid: number): boolean {
     return false;
   }
 }
+
+/**
+ * `promise`, or a rejection naming `what` once `ms` have passed: a test that
+ * would hang fails by its name instead.
+ *
+ * @example
+ * ```ts
+ * const status = await within(child.status, 10_000, "the wrapper's exit");
+ * ```
+ */
+export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Disposes a spawned process: SIGKILLs it if it still runs (a test that
+ * failed on a bound leaves nothing behind) and waits for it.
+ *
+ * @example
+ * ```ts
+ * const child = wrapperCommand(["--", "/bin/sleep", "5"]).spawn();
+ * await using _reaped = reaped(child);
+ * ```
+ */
+export function reaped(child: Deno.ChildProcess): AsyncDisposable {
+  return {
+    async [Symbol.asyncDispose]() {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // Already exited.
+      }
+      await child.status;
+    },
+  };
+}
+
+/** The processes of {@linkcode startThreeLevels}' child, top down. */
+export interface ThreeLevels {
+  readonly child: number;
+  readonly grandchild: number;
+  readonly greatGrandchild: number;
+}
+
+/**
+ * A child command three levels deep: a shell (the child) starts a shell in
+ * the background (the grandchild), which starts `sleep 600` in the
+ * background (the great-grandchild). All three hold the child's stdout and
+ * stderr. Each writes its pid into `dir`; {@linkcode threeLevelPids} waits
+ * for them.
+ *
+ * @example
+ * ```ts
+ * const wrapper = wrapperCommand(["--", ...threeLevelChild(dir)], { cwd: dir }).spawn();
+ * const pids = await threeLevelPids(dir);
+ * ```
+ */
+export function threeLevelChild(dir: string): string[] {
+  const grandchild = writeScript(
+    dir,
+    "grandchild.sh",
+    `sleep 600 & echo $! > "${dir}/great-grandchild.pid"; wait`,
+  );
+  const child = writeScript(
+    dir,
+    "child.sh",
+    `echo $$ > "${dir}/child.pid"; /bin/sh "${grandchild}" & echo $! > "${dir}/grandchild.pid"; wait`,
+  );
+  return [child];
+}
+
+/**
+ * The pids {@linkcode threeLevelChild} writes, once all three run (at most
+ * 30 s, else an error naming the missing one). Dispose the answer to SIGKILL
+ * whichever of them a failed test left alive.
+ *
+ * @example
+ * ```ts
+ * using pids = await threeLevelPids(dir);
+ * ```
+ */
+export async function threeLevelPids(dir: string): Promise<ThreeLevels & Disposable> {
+  const read = async (name: string) => {
+    const path = `${dir}/${name}.pid`;
+    for (let waited = 0; waited < 30_000; waited += 10) {
+      const text = existsAt(path) ? Deno.readTextFileSync(path) : "";
+      if (text.endsWith("\n")) return Number(text);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    throw new Error(`${path} was not written within 30 s`);
+  };
+  const pids = {
+    child: await read("child"),
+    grandchild: await read("grandchild"),
+    greatGrandchild: await read("great-grandchild"),
+  };
+  return {
+    ...pids,
+    [Symbol.dispose]: () => {
+      for (const pid of Object.values(pids)) {
+        try {
+          if (isAlive(pid)) Deno.kill(pid, "SIGKILL");
+        } catch {
+          // Gone meanwhile.
+        }
+      }
+    },
+  };
+}
+
+/**
+ * Waits up to `ms` for every process of `pids` to end, then names those still alive.
+ *
+ * @example
+ * ```ts
+ * assert.deepEqual(await stillAlive(pids, 5000), []);
+ * ```
+ */
+export async function stillAlive(pids: ThreeLevels, ms: number): Promise<string[]> {
+  const alive = () =>
+    Object.entries(pids).filter(([, pid]) => isAlive(pid)).map(([name, pid]) => `${name} ${pid}`);
+  for (let waited = 0; alive().length > 0 && waited < ms; waited += 10) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return alive();
+}

@@ -13,7 +13,19 @@ import {
   type RunWrapper,
   serveWorker,
 } from "../mod/worker/mod.ts";
-import { existsAt, isAlive, MAIN_TS, run, runWrapper, tempDir } from "./helpers.ts";
+import {
+  existsAt,
+  isAlive,
+  MAIN_TS,
+  reaped,
+  run,
+  runWrapper,
+  stillAlive,
+  tempDir,
+  threeLevelChild,
+  threeLevelPids,
+  within,
+} from "./helpers.ts";
 
 const encoder = new TextEncoder();
 
@@ -446,4 +458,116 @@ Deno.test("out of file descriptors, the worker answers every request (errors say
     else assert.match(answer.output, /^process wrapper error: .*Too many open files/);
   }
   assert.ok(answers.some((answer) => answer.exitCode !== 0), "the limit was not reached");
+});
+
+/** Reads the worker's next response line, failing by `what` after `ms`. */
+async function nextResponse(
+  lines: ReadableStreamDefaultReader<string>,
+  ms: number,
+  what: string,
+): Promise<Record<string, unknown>> {
+  const { value, done } = await within(lines.read(), ms, what);
+  assert.equal(done, false, `${what}: the worker's stdout ended`);
+  return JSON.parse(value!.trim());
+}
+
+Deno.test("the real wrapper as a worker: cancel kills a child three levels deep (a great-grandchild holding stderr)", async () => {
+  await using dir = await tempDir();
+  const worker = startWorker(dir.path, { stdout: "piped", stderr: "null" });
+  await using _reaped = reaped(worker);
+  const writer = worker.stdin.getWriter();
+  const lines = worker.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  await writer.write(encoder.encode(request(3, ["--", ...threeLevelChild(dir.path)])));
+  using pids = await threeLevelPids(dir.path);
+  await writer.write(encoder.encode(JSON.stringify({ requestId: 3, cancel: true }) + "\n"));
+  // The great-grandchild left alive would hold the run for 600 s.
+  const answer = await nextResponse(lines, 10_000, "the answer to the cancel");
+  assert.equal(answer.wasCancelled, true);
+  assert.deepEqual(await stillAlive(pids, 5000), [], "every level is dead");
+  await writer.close();
+  assert.equal((await within(worker.status, 10_000, "the worker's exit")).code, 0);
+  await lines.cancel();
+});
+
+Deno.test("the real wrapper as a worker: SIGTERM kills a child three levels deep, then exits 143", async () => {
+  await using dir = await tempDir();
+  const worker = startWorker(dir.path, { stdout: "null", stderr: "null" });
+  await using _reaped = reaped(worker);
+  const writer = worker.stdin.getWriter();
+  await writer.write(encoder.encode(request(4, ["--", ...threeLevelChild(dir.path)])));
+  using pids = await threeLevelPids(dir.path);
+  worker.kill("SIGTERM");
+  const status = await within(worker.status, 10_000, "the worker's exit after SIGTERM");
+  await writer.close().catch(() => {});
+  assert.equal(status.code, 143);
+  assert.deepEqual(await stillAlive(pids, 5000), [], "every level is dead");
+});
+
+Deno.test("an id answered is free again: multiplex and singleplex (0) ids reused after their response are served", async () => {
+  const stream = new TransformStream<Uint8Array, Uint8Array>();
+  const writer = stream.writable.getWriter();
+  const answers: Record<string, unknown>[] = [];
+  let answered = Promise.withResolvers<void>();
+  const run: RunWrapper = (argv) => Promise.resolve(Number(argv[0]));
+  const serving = serveWorker([], run, {
+    input: stream.readable,
+    output: {
+      write(bytes) {
+        answers.push(JSON.parse(new TextDecoder().decode(bytes)));
+        answered.resolve();
+        return Promise.resolve(bytes.length);
+      },
+    },
+    log: () => {},
+  });
+  // Bazel sends the next request with an id only once that id was answered.
+  for (const [id, exitCode] of [[5, 2], [5, 3], [0, 4], [0, 5]]) {
+    answered = Promise.withResolvers<void>();
+    await writer.write(encoder.encode(request(id, [String(exitCode)])));
+    await within(answered.promise, 5000, `the answer to request ${id} (exit ${exitCode})`);
+  }
+  await writer.close();
+  assert.equal(await serving, 0);
+  assert.deepEqual(answers, [
+    { exitCode: 2, output: "", requestId: 5 },
+    { exitCode: 3, output: "", requestId: 5 },
+    { exitCode: 4, output: "", requestId: 0 },
+    { exitCode: 5, output: "", requestId: 0 },
+  ]);
+});
+
+Deno.test("the real wrapper as a worker: a run waiting for a store locked elsewhere answers cancel, and SIGTERM ends the worker", async () => {
+  await using dir = await tempDir();
+  Deno.mkdirSync(`${dir.path}/store`);
+  // Held by this process: the worker's runs wait for it.
+  using held = Deno.openSync(`${dir.path}/store/lock`, { read: true, write: true, create: true });
+  held.lockSync(true);
+  const worker = startWorker(dir.path, { stdout: "piped", stderr: "null" });
+  await using _reaped = reaped(worker);
+  const writer = worker.stdin.getWriter();
+  const lines = worker.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const compile = ["--incremental-store", "store", "--", "/bin/sh", "-c", "echo ran >> ran.txt"];
+  await writer.write(encoder.encode(request(1, compile)));
+  await delay(300);
+  await writer.write(encoder.encode(JSON.stringify({ requestId: 1, cancel: true }) + "\n"));
+  const answer = await nextResponse(
+    lines,
+    10_000,
+    "the answer to a cancel while the store is busy",
+  );
+  assert.deepEqual([answer.requestId, answer.exitCode, answer.wasCancelled], [1, 1, true]);
+  assert.match(String(answer.output), /store store: cancelled while waiting for its lock\n$/);
+
+  await writer.write(encoder.encode(request(2, compile)));
+  await delay(300);
+  worker.kill("SIGTERM");
+  const status = await within(
+    worker.status,
+    10_000,
+    "the worker's exit on SIGTERM while the store is busy",
+  );
+  assert.equal(status.code, 143);
+  assert.equal(existsAt(`${dir.path}/ran.txt`), false, "no child ran without the lock");
+  await writer.close().catch(() => {});
+  await lines.cancel();
 });

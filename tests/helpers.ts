@@ -76,6 +76,26 @@ export function wrapperCommand(
 }
 
 /**
+ * The real wrapper as a persistent worker in `cwd`, requests on its stdin.
+ *
+ * @example
+ * ```ts
+ * const worker = startWorker("/tmp/x", { stdout: "piped", stderr: "null" });
+ * ```
+ */
+export function startWorker(
+  cwd: string,
+  output: { stdout: "piped" | "null"; stderr: "piped" | "null" },
+): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", "-A", MAIN_TS, "--persistent_worker"],
+    cwd,
+    stdin: "piped",
+    ...output,
+  }).spawn();
+}
+
+/**
  * Where trees of thousands of files are made: creating a file on this
  * machine's root file system costs ~0.7 ms, on tmpfs ~10 µs.
  */

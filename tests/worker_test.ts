@@ -20,6 +20,7 @@ import {
   reaped,
   run,
   runWrapper,
+  startWorker,
   stillAlive,
   tempDir,
   threeLevelChild,
@@ -52,19 +53,6 @@ async function serve(chunks: string[], run: RunWrapper, startupArgs: string[] = 
 
 const request = (id: number, args: string[], extra: Record<string, unknown> = {}) =>
   JSON.stringify({ arguments: args, requestId: id, ...extra }) + "\n";
-
-/** The real wrapper as a persistent worker in `cwd`, requests on its stdin. */
-function startWorker(
-  cwd: string,
-  output: { stdout: "piped" | "null"; stderr: "piped" | "null" },
-): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "-A", MAIN_TS, "--persistent_worker"],
-    cwd,
-    stdin: "piped",
-    ...output,
-  }).spawn();
-}
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -306,12 +294,7 @@ Deno.test("the real wrapper as a worker: cancel kills the request's real child a
 
   await writer.write(encoder.encode(JSON.stringify({ requestId: 7, cancel: true }) + "\n"));
   // The answer comes once the child has ended: a child left running would take 600 s.
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<{ value: string }>((resolve) => {
-    timer = setTimeout(() => resolve({ value: "no answer: the child was not killed" }), 60_000);
-  });
-  const { value } = await Promise.race([lines.read(), timeout]);
-  clearTimeout(timer);
+  const { value } = await within(lines.read(), 60_000, "the answer to the cancel");
   assert.ok(value?.startsWith("{"), value);
   assert.deepEqual(JSON.parse(value!.trim()).wasCancelled, true);
   const grandchild = Number(Deno.readTextFileSync(`${dir.path}/grandchild.pid`));

@@ -25,5 +25,5 @@ export {
   type SeedUser,
   sessionLockName,
 } from "./session_plan.ts";
-export { FILES_PER_THREAD, SeedThreads } from "./threads.ts";
+export { COUNT_CHUNK, FILES_PER_THREAD, SeedThreads } from "./threads.ts";
 export { copyRegularFile } from "./place.ts";

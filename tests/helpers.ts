@@ -29,6 +29,8 @@ export interface RunOptions {
   readonly env?: Record<string, string>;
   /** Start from an empty environment (plus `env`) instead of this process's. */
   readonly clearEnv?: boolean;
+  /** How long the run may take before it is killed and the test fails (default 120 s). */
+  readonly timeoutMs?: number;
 }
 
 /**
@@ -43,7 +45,18 @@ export async function runWrapper(
   args: readonly string[],
   options: RunOptions = {},
 ): Promise<RunResult> {
-  const output = await wrapperCommand(args, options).output();
+  const child = wrapperCommand(args, options).spawn();
+  let output: Deno.CommandOutput;
+  try {
+    output = await within(
+      child.output(),
+      options.timeoutMs ?? 120_000,
+      `the wrapper run ${JSON.stringify(args.slice(0, 8))}`,
+    );
+  } catch (error) {
+    child.kill("SIGKILL");
+    throw error;
+  }
   const decoder = new TextDecoder();
   return {
     code: output.code,
@@ -368,7 +381,25 @@ export function reaped(child: Deno.ChildProcess): AsyncDisposable {
   };
 }
 
-/** The processes of {@linkcode startThreeLevels}' child, top down. */
+/**
+ * The pid a child writes (`echo $$ > path`) once the line is complete; an
+ * error naming `path` when it is not there within `ms`.
+ *
+ * @example
+ * ```ts
+ * const pid = await readPidFile(`${dir}/child.pid`);
+ * ```
+ */
+export async function readPidFile(path: string, ms = 30_000): Promise<number> {
+  for (let waited = 0; waited < ms; waited += 10) {
+    const text = existsAt(path) ? Deno.readTextFileSync(path) : "";
+    if (text.endsWith("\n")) return Number(text);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`${path} was not written within ${ms} ms`);
+}
+
+/** The processes of {@linkcode threeLevelChild}, top down. */
 export interface ThreeLevels {
   readonly child: number;
   readonly grandchild: number;
@@ -413,19 +444,10 @@ export function threeLevelChild(dir: string): string[] {
  * ```
  */
 export async function threeLevelPids(dir: string): Promise<ThreeLevels & Disposable> {
-  const read = async (name: string) => {
-    const path = `${dir}/${name}.pid`;
-    for (let waited = 0; waited < 30_000; waited += 10) {
-      const text = existsAt(path) ? Deno.readTextFileSync(path) : "";
-      if (text.endsWith("\n")) return Number(text);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    throw new Error(`${path} was not written within 30 s`);
-  };
   const pids = {
-    child: await read("child"),
-    grandchild: await read("grandchild"),
-    greatGrandchild: await read("great-grandchild"),
+    child: await readPidFile(`${dir}/child.pid`),
+    grandchild: await readPidFile(`${dir}/grandchild.pid`),
+    greatGrandchild: await readPidFile(`${dir}/great-grandchild.pid`),
   };
   return {
     ...pids,

@@ -9,11 +9,13 @@ import { COUNT_CHUNK, FILES_PER_THREAD } from "../mod/seed/mod.ts";
 import {
   MAIN_TS,
   MANY_FILES_PARENT,
+  reaped,
   run,
   runWrapper,
   seedArgs,
   sortedPaths,
   tempDir,
+  within,
   writeScript,
 } from "./helpers.ts";
 
@@ -142,10 +144,11 @@ Deno.test("a seed directory deleted while its files are being linked: a clean co
     ],
     cwd: dir.path,
   }).spawn();
+  await using _reaped = reaped(remover);
   const result = await runWrapper([...seedArgs("seed", "dest", "r.json"), "--", child], {
     cwd: dir.path,
   });
-  assert.equal((await remover.status).code, 0);
+  assert.equal((await within(remover.status, 10_000, "the remover's end")).code, 0);
   assert.equal(result.code, 7, result.stderr);
   assert.doesNotMatch(result.stderr, /at .*\.ts:\d+/, "no stack trace");
   assert.match(result.stderr, new RegExp(`seeding dest from seed failed.*${middle}`));

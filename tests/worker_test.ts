@@ -17,6 +17,7 @@ import {
   existsAt,
   isAlive,
   MAIN_TS,
+  readPidFile,
   reaped,
   run,
   runWrapper,
@@ -249,7 +250,7 @@ Deno.test("the real wrapper as a worker: only responses on stdout, runs as one-s
   })));
   await writer.write(encoder.encode(JSON.stringify({ arguments: ["--bogus"], requestId: 3 })));
   await writer.close();
-  const output = await child.output();
+  const output = await within(child.output(), 60_000, "the worker's answers and exit");
   assert.deepEqual(output.code, 0);
   const responses = new TextDecoder().decode(output.stdout).trimEnd().split("\n").map((line) =>
     JSON.parse(line)
@@ -273,6 +274,7 @@ Deno.test("--persistent_worker after -- is the child's argument, not worker mode
 Deno.test("the real wrapper as a worker: cancel kills the request's real child and its children", async () => {
   await using dir = await tempDir();
   const worker = startWorker(dir.path, { stdout: "piped", stderr: "null" });
+  await using _reaped = reaped(worker);
   const writer = worker.stdin.getWriter();
   const lines = worker.stdout.pipeThrough(new TextDecoderStream()).getReader();
   await writer.write(encoder.encode(
@@ -287,9 +289,7 @@ Deno.test("the real wrapper as a worker: cancel kills the request's real child a
       requestId: 7,
     }) + "\n",
   ));
-  const pidFile = `${dir.path}/child.pid`;
-  while (!existsAt(pidFile) || Deno.readTextFileSync(pidFile) === "") await delay(10);
-  const pid = Number(Deno.readTextFileSync(pidFile));
+  const pid = await readPidFile(`${dir.path}/child.pid`);
   assert.ok(isAlive(pid), "the child runs until cancelled");
 
   await writer.write(encoder.encode(JSON.stringify({ requestId: 7, cancel: true }) + "\n"));
@@ -305,13 +305,18 @@ Deno.test("the real wrapper as a worker: cancel kills the request's real child a
   assert.equal(isAlive(grandchild), false, "and so is its child");
 
   await writer.close();
-  assert.equal((await lines.read()).done, true, "no other answer");
-  assert.equal((await worker.status).code, 0);
+  assert.equal(
+    (await within(lines.read(), 10_000, "the end of stdout")).done,
+    true,
+    "no other answer",
+  );
+  assert.equal((await within(worker.status, 10_000, "the worker's exit")).code, 0);
 });
 
 Deno.test("the real wrapper as a worker: SIGTERM kills every child in flight, then the worker exits 143", async () => {
   await using dir = await tempDir();
   const worker = startWorker(dir.path, { stdout: "null", stderr: "piped" });
+  await using _reaped = reaped(worker);
   const writer = worker.stdin.getWriter();
   for (const id of [1, 2]) {
     await writer.write(encoder.encode(
@@ -323,12 +328,10 @@ Deno.test("the real wrapper as a worker: SIGTERM kills every child in flight, th
   }
   const pids: number[] = [];
   for (const id of [1, 2]) {
-    const pidFile = `${dir.path}/${id}.pid`;
-    while (!existsAt(pidFile) || Deno.readTextFileSync(pidFile) === "") await delay(10);
-    pids.push(Number(Deno.readTextFileSync(pidFile)));
+    pids.push(await readPidFile(`${dir.path}/${id}.pid`));
   }
   worker.kill("SIGTERM");
-  const status = await worker.status;
+  const status = await within(worker.status, 30_000, "the worker's exit after SIGTERM");
   await writer.close().catch(() => {});
   const log = new TextDecoder().decode(await new Response(worker.stderr).arrayBuffer());
   assert.equal(status.code, 143, log);

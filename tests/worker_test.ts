@@ -557,3 +557,22 @@ Deno.test("the real wrapper as a worker: a run waiting for a store locked elsewh
   await writer.close().catch(() => {});
   await lines.cancel();
 });
+
+Deno.test("the real wrapper as a worker: requests on one store one after another each get it (its lock is released after every run)", async () => {
+  await using dir = await tempDir();
+  const worker = startWorker(dir.path, { stdout: "piped", stderr: "null" });
+  await using _reaped = reaped(worker);
+  const writer = worker.stdin.getWriter();
+  const lines = worker.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  for (const id of [1, 2, 3]) {
+    const args = ["--incremental-store", "store", "--", "/bin/sh", "-c", 'echo "$1"', "sh"];
+    await writer.write(encoder.encode(request(id, args)));
+    // A lock left held by the previous run would keep this one waiting forever.
+    const answer = await nextResponse(lines, 10_000, `the answer to request ${id} on the store`);
+    assert.deepEqual([answer.requestId, answer.exitCode], [id, 0]);
+    assert.equal(answer.output, "-Cincremental=store/incr\n");
+  }
+  await writer.close();
+  assert.equal((await within(worker.status, 10_000, "the worker's exit")).code, 0);
+  await lines.cancel();
+});

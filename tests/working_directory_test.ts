@@ -9,7 +9,17 @@ import assert from "node:assert/strict";
 import { MADE_IN_FILE } from "../mod/seed/mod.ts";
 import { editOneFunction, writeCrate } from "../fixtures/gen_crate.ts";
 import { sessionReuse } from "../fixtures/rustc_reuse.ts";
-import { run, runWrapper, RUSTC, sortedPaths, tempDir, writeScript } from "./helpers.ts";
+import {
+  reaped,
+  run,
+  runWrapper,
+  RUSTC,
+  sortedPaths,
+  startWorker,
+  tempDir,
+  within,
+  writeScript,
+} from "./helpers.ts";
 
 const DEBUG = { RULES_RUST_PROCESS_WRAPPER_DEBUG: "1" };
 
@@ -148,4 +158,39 @@ Deno.test({
     const cold = sessionReuse(`${root}/b/incr3`);
     assert.deepEqual([cold.sessions >= 1, cold.reused], [true, 0], JSON.stringify(cold));
   },
+});
+
+Deno.test("worker: a request run in its sandboxDir gets no -Cincremental for state made in the worker's directory", async () => {
+  await using dir = await tempDir();
+  const root = Deno.realPathSync(dir.path);
+  directories(root, ["sandbox", "empty"]);
+  const child = writeScript(root, "argv.sh", 'printf "%s\\n" "$@"');
+  const worker = startWorker(root, { stdout: "piped", stderr: "null" });
+  await using _reaped = reaped(worker);
+  const writer = worker.stdin.getWriter();
+  const compile = (seed: string, extra: Record<string, unknown> = {}) =>
+    JSON.stringify({
+      arguments: [
+        "--copy-seed",
+        seed,
+        "incr",
+        "--seed-min-mb",
+        "0",
+        "--",
+        child,
+        "-Cincremental=incr",
+      ],
+      requestId: 0,
+      ...extra,
+    }) + "\n";
+  await writer.write(new TextEncoder().encode(compile(`${root}/empty`)));
+  await writer.write(new TextEncoder().encode(compile(`${root}/incr`, { sandboxDir: "sandbox" })));
+  await writer.close();
+  const output = await within(worker.output(), 30_000, "the worker's answers");
+  const answers = new TextDecoder().decode(output.stdout).trimEnd().split("\n").map((line) =>
+    JSON.parse(line).output
+  );
+  assert.deepEqual(answers, ["-Cincremental=incr\n", "\n"]);
+  assert.equal(Deno.readTextFileSync(`${root}/incr/${MADE_IN_FILE}`), `${root}\n`);
+  assert.equal(Deno.readTextFileSync(`${root}/sandbox/incr/${MADE_IN_FILE}`), `${root}/sandbox\n`);
 });

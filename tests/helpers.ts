@@ -45,14 +45,19 @@ export async function runWrapper(
   args: readonly string[],
   options: RunOptions = {},
 ): Promise<RunResult> {
-  const child = wrapperCommand(args, options).spawn();
+  return await collect(
+    wrapperCommand(args, options),
+    options.timeoutMs ?? 120_000,
+    `the wrapper run ${JSON.stringify(args.slice(0, 8))}`,
+  );
+}
+
+/** Runs `command` to its end, or SIGKILLs it and fails naming `what` after `ms`. */
+async function collect(command: Deno.Command, ms: number, what: string): Promise<RunResult> {
+  const child = command.spawn();
   let output: Deno.CommandOutput;
   try {
-    output = await within(
-      child.output(),
-      options.timeoutMs ?? 120_000,
-      `the wrapper run ${JSON.stringify(args.slice(0, 8))}`,
-    );
+    output = await within(child.output(), ms, what);
   } catch (error) {
     child.kill("SIGKILL");
     throw error;
@@ -190,7 +195,9 @@ export const RUSTC = which("rustc", [
 ]);
 
 /**
- * Runs a command to completion and returns its result (stdout/stderr decoded).
+ * Runs a command to completion and returns its result (stdout/stderr
+ * decoded); killed, and the test failed naming it, after `timeoutMs`
+ * (default 600 s).
  *
  * @example
  * ```ts
@@ -200,22 +207,20 @@ export const RUSTC = which("rustc", [
 export async function run(
   command: string,
   args: readonly string[],
-  options: { cwd?: string; env?: Record<string, string> } = {},
+  options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {},
 ): Promise<RunResult> {
-  const output = await new Deno.Command(command, {
-    args: [...args],
-    cwd: options.cwd,
-    env: options.env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+  return await collect(
+    new Deno.Command(command, {
+      args: [...args],
+      cwd: options.cwd,
+      env: options.env,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }),
+    options.timeoutMs ?? 600_000,
+    `${command} ${JSON.stringify(args.slice(0, 8))}`,
+  );
 }
 
 /**

@@ -91,13 +91,15 @@ export async function runOnce(argv: readonly string[], io: RunIO): Promise<numbe
     const options = resolveOptions(parsed);
     // Every input is read and checked before anything is written, with --exit-early too.
     const plan = planChild(options, systemHost());
-    if (options.copySeed || options.seedPrevDir) await seed(options, io);
+    const seeds = options.copySeed !== undefined || options.seedPrevDir !== undefined;
+    if (seeds) await seed(options, io);
     writePlannedFiles(plan.paramFiles);
     if (options.exitEarly) return 0;
 
     using store = await leaseStore(plan, io);
+    const args = store ? [...plan.args, `-Cincremental=${store.directory}`] : plan.args;
     const { code } = await runChild(
-      store ? { ...plan, args: [...plan.args, `-Cincremental=${store.directory}`] } : plan,
+      { ...plan, args: seeds || store ? await onlyWhereMade(args, options) : args },
       io,
     );
     if (code === 0) {
@@ -120,7 +122,22 @@ async function leaseStore(plan: ChildPlan, io: RunIO): Promise<StoreLease | unde
   // Killed once metadata is written, rustc would never finalize: it reads a private copy.
   return plan.output.quitOnMetadata
     ? await leaseStoreCopy(plan.incrementalStore, io.warn)
-    : await leaseIncrementalStore(plan.incrementalStore, [plan.executable, ...plan.args], io.warn);
+    : await leaseIncrementalStore(
+      plan.incrementalStore,
+      [plan.executable, ...plan.args],
+      io.warn,
+      io.cancel,
+    );
+}
+
+/** Seeded or stored state reaches rustc only in the working directory that made it. */
+async function onlyWhereMade(
+  args: readonly string[],
+  options: Options,
+): Promise<readonly string[]> {
+  const { reusableHere } = await import("./mod/seed/mod.ts");
+  const seeded = [options.copySeed?.destination, options.seedPrevDir?.destination];
+  return reusableHere(args, Deno.cwd(), seeded.filter((path) => path !== undefined));
 }
 
 /** Seeding is loaded only by the command lines that seed. */

@@ -205,6 +205,7 @@ async function copyNewestSessions(incr: string, copy: string): Promise<void> {
   const { code } = await new Deno.Command("cp", { args: ["-a", incr, copy] }).output();
   if (code !== 0) throw new Error(`cp -a ${incr} ${copy} failed`);
   for (const crate of Deno.readDirSync(copy)) {
+    if (!crate.isDirectory) continue; // the wrapper's record of where the state was made
     const crateDir = `${copy}/${crate.name}`;
     const sessions = [...Deno.readDirSync(crateDir)]
       .filter((entry) => entry.isDirectory && !entry.name.endsWith("-working"))

@@ -12,6 +12,7 @@ import {
   run,
   runWrapper,
   tempDir,
+  within,
   wrapperCommand,
   writeScript,
 } from "./helpers.ts";
@@ -356,7 +357,7 @@ Deno.test("SIGTERM to the wrapper stops its child and exits non-zero", async () 
   reader.releaseLock();
   const childPid = Number(Deno.readTextFileSync(`${dir.path}/pid`).trim());
   process.kill("SIGTERM");
-  const status = await process.status;
+  const status = await within(process.status, 30_000, "the wrapper's exit after SIGTERM");
   await process.stdout.cancel();
   await process.stderr.cancel();
   assert.ok(status.code !== 0, `exit code ${status.code}`);

@@ -29,6 +29,8 @@ export interface RunOptions {
   readonly env?: Record<string, string>;
   /** Start from an empty environment (plus `env`) instead of this process's. */
   readonly clearEnv?: boolean;
+  /** How long the run may take before it is killed and the test fails (default 120 s). */
+  readonly timeoutMs?: number;
 }
 
 /**
@@ -43,7 +45,23 @@ export async function runWrapper(
   args: readonly string[],
   options: RunOptions = {},
 ): Promise<RunResult> {
-  const output = await wrapperCommand(args, options).output();
+  return await collect(
+    wrapperCommand(args, options),
+    options.timeoutMs ?? 120_000,
+    `the wrapper run ${JSON.stringify(args.slice(0, 8))}`,
+  );
+}
+
+/** Runs `command` to its end, or SIGKILLs it and fails naming `what` after `ms`. */
+async function collect(command: Deno.Command, ms: number, what: string): Promise<RunResult> {
+  const child = command.spawn();
+  let output: Deno.CommandOutput;
+  try {
+    output = await within(child.output(), ms, what);
+  } catch (error) {
+    child.kill("SIGKILL");
+    throw error;
+  }
   const decoder = new TextDecoder();
   return {
     code: output.code,
@@ -73,6 +91,26 @@ export function wrapperCommand(
     stdout: "piped",
     stderr: "piped",
   });
+}
+
+/**
+ * The real wrapper as a persistent worker in `cwd`, requests on its stdin.
+ *
+ * @example
+ * ```ts
+ * const worker = startWorker("/tmp/x", { stdout: "piped", stderr: "null" });
+ * ```
+ */
+export function startWorker(
+  cwd: string,
+  output: { stdout: "piped" | "null"; stderr: "piped" | "null" },
+): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", "-A", MAIN_TS, "--persistent_worker"],
+    cwd,
+    stdin: "piped",
+    ...output,
+  }).spawn();
 }
 
 /**
@@ -157,8 +195,9 @@ export const RUSTC = which("rustc", [
 ]);
 
 /**
- * Runs a command to completion and returns its result (stdout/stderr decoded).
- * With `timeoutMs`, a command still running then is killed and the call rejects.
+ * Runs a command to completion and returns its result (stdout/stderr
+ * decoded); killed, and the test failed naming it, after `timeoutMs`
+ * (default 600 s).
  *
  * @example
  * ```ts
@@ -171,22 +210,19 @@ export async function run(
   options: { cwd?: string; env?: Record<string, string>; clearEnv?: boolean; timeoutMs?: number } =
     {},
 ): Promise<RunResult> {
-  const output = await new Deno.Command(command, {
-    args: [...args],
-    cwd: options.cwd,
-    env: options.env,
-    clearEnv: options.clearEnv,
-    signal: options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs),
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+  return await collect(
+    new Deno.Command(command, {
+      args: [...args],
+      cwd: options.cwd,
+      env: options.env,
+      clearEnv: options.clearEnv,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }),
+    options.timeoutMs ?? 600_000,
+    `${command} ${JSON.stringify(args.slice(0, 8))}`,
+  );
 }
 
 /**
@@ -306,4 +342,147 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * `promise`, or a rejection naming `what` once `ms` have passed: a test that
+ * would hang fails by its name instead.
+ *
+ * @example
+ * ```ts
+ * const status = await within(child.status, 10_000, "the wrapper's exit");
+ * ```
+ */
+export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Disposes a spawned process: SIGKILLs it if it still runs (a test that
+ * failed on a bound leaves nothing behind) and waits for it.
+ *
+ * @example
+ * ```ts
+ * const child = wrapperCommand(["--", "/bin/sleep", "5"]).spawn();
+ * await using _reaped = reaped(child);
+ * ```
+ */
+export function reaped(child: Deno.ChildProcess): AsyncDisposable {
+  return {
+    async [Symbol.asyncDispose]() {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // Already exited.
+      }
+      await child.status;
+    },
+  };
+}
+
+/**
+ * The pid a child writes (`echo $$ > path`) once the line is complete; an
+ * error naming `path` when it is not there within `ms`.
+ *
+ * @example
+ * ```ts
+ * const pid = await readPidFile(`${dir}/child.pid`);
+ * ```
+ */
+export async function readPidFile(path: string, ms = 30_000): Promise<number> {
+  for (let waited = 0; waited < ms; waited += 10) {
+    const text = existsAt(path) ? Deno.readTextFileSync(path) : "";
+    if (text.endsWith("\n")) return Number(text);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`${path} was not written within ${ms} ms`);
+}
+
+/** The processes of {@linkcode threeLevelChild}, top down. */
+export interface ThreeLevels {
+  readonly child: number;
+  readonly grandchild: number;
+  readonly greatGrandchild: number;
+}
+
+/**
+ * A child command three levels deep: a shell (the child) starts a shell in
+ * the background (the grandchild), which starts `sleep 600` in the
+ * background (the great-grandchild). All three hold the child's stdout and
+ * stderr. Each writes its pid into `dir`; {@linkcode threeLevelPids} waits
+ * for them.
+ *
+ * @example
+ * ```ts
+ * const wrapper = wrapperCommand(["--", ...threeLevelChild(dir)], { cwd: dir }).spawn();
+ * const pids = await threeLevelPids(dir);
+ * ```
+ */
+export function threeLevelChild(dir: string): string[] {
+  const grandchild = writeScript(
+    dir,
+    "grandchild.sh",
+    `sleep 600 & echo $! > "${dir}/great-grandchild.pid"; wait`,
+  );
+  const child = writeScript(
+    dir,
+    "child.sh",
+    `echo $$ > "${dir}/child.pid"; /bin/sh "${grandchild}" & echo $! > "${dir}/grandchild.pid"; wait`,
+  );
+  return [child];
+}
+
+/**
+ * The pids {@linkcode threeLevelChild} writes, once all three run (at most
+ * 30 s, else an error naming the missing one). Dispose the answer to SIGKILL
+ * whichever of them a failed test left alive.
+ *
+ * @example
+ * ```ts
+ * using pids = await threeLevelPids(dir);
+ * ```
+ */
+export async function threeLevelPids(dir: string): Promise<ThreeLevels & Disposable> {
+  const pids = {
+    child: await readPidFile(`${dir}/child.pid`),
+    grandchild: await readPidFile(`${dir}/grandchild.pid`),
+    greatGrandchild: await readPidFile(`${dir}/great-grandchild.pid`),
+  };
+  return {
+    ...pids,
+    [Symbol.dispose]: () => {
+      for (const pid of Object.values(pids)) {
+        try {
+          if (isAlive(pid)) Deno.kill(pid, "SIGKILL");
+        } catch {
+          // Gone meanwhile.
+        }
+      }
+    },
+  };
+}
+
+/**
+ * Waits up to `ms` for every process of `pids` to end, then names those still alive.
+ *
+ * @example
+ * ```ts
+ * assert.deepEqual(await stillAlive(pids, 5000), []);
+ * ```
+ */
+export async function stillAlive(pids: ThreeLevels, ms: number): Promise<string[]> {
+  const alive = () =>
+    Object.entries(pids).filter(([, pid]) => isAlive(pid)).map(([name, pid]) => `${name} ${pid}`);
+  for (let waited = 0; alive().length > 0 && waited < ms; waited += 10) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return alive();
 }

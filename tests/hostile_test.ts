@@ -10,11 +10,16 @@ import {
   fingerprintTree,
   isAlive,
   MANY_FILES_PARENT,
+  reaped,
   run,
   runWrapper,
   seedArgs,
   sortedPaths,
+  stillAlive,
   tempDir,
+  threeLevelChild,
+  threeLevelPids,
+  within,
   wrapperCommand,
   writeScript,
 } from "./helpers.ts";
@@ -74,13 +79,7 @@ for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
     const childPid = Number(Deno.readTextFileSync(`${dir.path}/pid`));
     wrapper.kill(signal);
     // A grandchild left holding the pipes would keep the wrapper for 600 s.
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const status = await Promise.race([
-      wrapper.status,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error("the wrapper did not exit within 30 s")), 30_000);
-      }),
-    ]).finally(() => clearTimeout(timer));
+    const status = await within(wrapper.status, 30_000, "the wrapper's exit");
     await wrapper.stdout.cancel();
     await wrapper.stderr.cancel();
     assert.deepEqual(status.code, code);
@@ -92,6 +91,20 @@ for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
     assert.deepEqual(isAlive(grandchild), false, "and so is its child");
   });
 }
+
+Deno.test("SIGTERM to the wrapper ends a child three levels deep (a great-grandchild holding stderr), exit 143", async () => {
+  await using dir = await tempDir();
+  const wrapper = wrapperCommand(["--", ...threeLevelChild(dir.path)], { cwd: dir.path }).spawn();
+  await using _reaped = reaped(wrapper);
+  using pids = await threeLevelPids(dir.path);
+  wrapper.kill("SIGTERM");
+  // The great-grandchild left alive would hold stderr, and the wrapper, for 600 s.
+  const status = await within(wrapper.status, 10_000, "the wrapper's exit after SIGTERM");
+  await wrapper.stdout.cancel();
+  await wrapper.stderr.cancel();
+  assert.equal(status.code, 143);
+  assert.deepEqual(await stillAlive(pids, 5000), [], "every level is dead");
+});
 
 Deno.test("SIGKILL in the middle of a 100k-file seed: PREV intact, DEST partial links of PREV, a rerun completes", async () => {
   await using dir = await tempDir("pw-many-", MANY_FILES_PARENT);
@@ -111,9 +124,17 @@ Deno.test("SIGKILL in the middle of a 100k-file seed: PREV intact, DEST partial 
       return false;
     }
   };
-  while (!linkingStarted()) await new Promise((resolve) => setTimeout(resolve, 1));
+  const started = performance.now();
+  while (!linkingStarted() && performance.now() - started < 60_000) {
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
   killed.kill("SIGKILL");
-  assert.deepEqual((await killed.status).signal, "SIGKILL", "killed before it finished");
+  assert.ok(linkingStarted(), "linking did not start within 60 s");
+  assert.deepEqual(
+    (await within(killed.status, 10_000, "the end of the killed wrapper")).signal,
+    "SIGKILL",
+    "killed before it finished",
+  );
   await killed.stdout.cancel();
   await killed.stderr.cancel();
 

@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { runWrapper, RUSTC, tempDir } from "./helpers.ts";
+import { reaped, runWrapper, RUSTC, startWorker, tempDir, within } from "./helpers.ts";
 import { writeCrate } from "../fixtures/gen_crate.ts";
 
 const ignore = RUSTC === undefined;
@@ -107,5 +107,51 @@ Deno.test({
       false,
     );
     assert.ok(Deno.readTextFileSync(`${dir.path}/rmeta.stderr`).includes('"emit":"metadata"'));
+  },
+});
+
+Deno.test({
+  name: "a compile error under --rustc-quit-on-rmeta fails with rustc's diagnostic: one-shot " +
+    "exit 1, worker exitCode 1",
+  ignore,
+  async fn() {
+    await using dir = await tempDir();
+    Deno.writeTextFileSync(`${dir.path}/lib.rs`, 'pub fn broken() -> u32 { "text" }\n');
+    Deno.mkdirSync(`${dir.path}/out`);
+    // A pipelined metadata action as rules_rust runs it; rustc never writes the .rmeta here.
+    const metadataAction = [
+      "--rustc-quit-on-rmeta",
+      "true",
+      "--rustc-output-format",
+      "rendered",
+      "--touch-file",
+      "ok.marker",
+      "--",
+      RUSTC!,
+      "--crate-type=rlib",
+      "--crate-name=broken",
+      "lib.rs",
+      "--emit=dep-info,metadata,link",
+      "--out-dir=out",
+      ...JSON_FLAGS,
+    ];
+    const oneShot = await runWrapper(metadataAction, { cwd: dir.path });
+    assert.equal(oneShot.code, 1, oneShot.stderr);
+    assert.match(oneShot.stderr, /error\[E0308\]: mismatched types/);
+    assert.equal(oneShot.stderr.includes('"$message_type"'), false, "rendered, not JSON");
+    assert.throws(() => Deno.statSync(`${dir.path}/ok.marker`));
+
+    const worker = startWorker(dir.path, { stdout: "piped", stderr: "null" });
+    await using _reaped = reaped(worker);
+    const writer = worker.stdin.getWriter();
+    await writer.write(
+      new TextEncoder().encode(JSON.stringify({ arguments: metadataAction, requestId: 1 }) + "\n"),
+    );
+    await writer.close();
+    const output = await within(worker.output(), 60_000, "the worker's answer and exit");
+    const answer = JSON.parse(new TextDecoder().decode(output.stdout));
+    assert.equal(answer.exitCode, 1, answer.output);
+    assert.match(answer.output, /error\[E0308\]: mismatched types/);
+    assert.throws(() => Deno.statSync(`${dir.path}/ok.marker`));
   },
 });

@@ -5,15 +5,17 @@
  */
 
 import assert from "node:assert/strict";
-import { FILES_PER_THREAD } from "../mod/seed/mod.ts";
+import { COUNT_CHUNK, FILES_PER_THREAD } from "../mod/seed/mod.ts";
 import {
   MAIN_TS,
   MANY_FILES_PARENT,
+  reaped,
   run,
   runWrapper,
   seedArgs,
   sortedPaths,
   tempDir,
+  within,
   writeScript,
 } from "./helpers.ts";
 
@@ -82,12 +84,14 @@ Deno.test({
   },
 });
 
-Deno.test("counting stops once the threshold is reached", async () => {
+Deno.test("counting stops with the chunk that reaches the threshold, not one chunk later", async () => {
   await using dir = await tempDir("pw-many-", MANY_FILES_PARENT);
+  // Too few files for a helper thread: one thread counts, chunk after chunk, in listing order.
   const files = 1000;
+  const fileBytes = 4096;
   Deno.mkdirSync(`${dir.path}/seed`);
   for (let i = 0; i < files; i++) {
-    Deno.writeFileSync(`${dir.path}/seed/f${i}`, new Uint8Array(4096));
+    Deno.writeFileSync(`${dir.path}/seed/f${i}`, new Uint8Array(fileBytes));
   }
   const result = await runWrapper(
     [...seedArgs("seed", "dest", "r.json", 1), "--exit-early", "true"],
@@ -96,10 +100,10 @@ Deno.test("counting stops once the threshold is reached", async () => {
   assert.deepEqual(result.code, 0, result.stderr);
   const report = JSON.parse(Deno.readTextFileSync(`${dir.path}/r.json`));
   assert.deepEqual([report.mode, report.files], ["hardlink", files]);
-  assert.ok(
-    report.bytes_counted >= MIB && report.bytes_counted < files * 4096,
-    report.bytes_counted,
-  );
+  // 1 MiB is 256 files; counting ends with the chunk holding the 256th.
+  const chunksToThreshold = Math.ceil(MIB / fileBytes / COUNT_CHUNK);
+  assert.ok(chunksToThreshold * COUNT_CHUNK < files, "the seed holds a chunk past the threshold");
+  assert.equal(report.bytes_counted, chunksToThreshold * COUNT_CHUNK * fileBytes);
 });
 
 Deno.test("a failure in any thread's share removes the whole partial seed and runs cold", async () => {
@@ -140,10 +144,11 @@ Deno.test("a seed directory deleted while its files are being linked: a clean co
     ],
     cwd: dir.path,
   }).spawn();
+  await using _reaped = reaped(remover);
   const result = await runWrapper([...seedArgs("seed", "dest", "r.json"), "--", child], {
     cwd: dir.path,
   });
-  assert.equal((await remover.status).code, 0);
+  assert.equal((await within(remover.status, 10_000, "the remover's end")).code, 0);
   assert.equal(result.code, 7, result.stderr);
   assert.doesNotMatch(result.stderr, /at .*\.ts:\d+/, "no stack trace");
   assert.match(result.stderr, new RegExp(`seeding dest from seed failed.*${middle}`));

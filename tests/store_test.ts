@@ -6,7 +6,17 @@
  */
 
 import assert from "node:assert/strict";
-import { run, runWrapper, RUSTC, tempDir, writeScript } from "./helpers.ts";
+import {
+  existsAt,
+  reaped,
+  run,
+  runWrapper,
+  RUSTC,
+  tempDir,
+  within,
+  wrapperCommand,
+  writeScript,
+} from "./helpers.ts";
 import { editOneFunction, writeCrate } from "../fixtures/gen_crate.ts";
 import { sessionReuse } from "../fixtures/rustc_reuse.ts";
 
@@ -159,5 +169,73 @@ Deno.test({
     }
     const app = await run(`${work}/out/app`, []);
     assert.match(app.stdout, /^\d+\n$/);
+  },
+});
+
+Deno.test("SIGTERM ends a one-shot run waiting for a store locked elsewhere; its child never runs", async () => {
+  await using dir = await tempDir();
+  Deno.mkdirSync(`${dir.path}/store`);
+  using held = Deno.openSync(`${dir.path}/store/lock`, { read: true, write: true, create: true });
+  held.lockSync(true);
+  const wrapper = wrapperCommand(
+    ["--incremental-store", "store", "--", "/bin/sh", "-c", "echo ran > ran.txt"],
+    { cwd: dir.path },
+  ).spawn();
+  await using _reaped = reaped(wrapper);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  wrapper.kill("SIGTERM");
+  const status = await within(wrapper.status, 10_000, "the wrapper's exit on SIGTERM");
+  await wrapper.stdout.cancel();
+  await wrapper.stderr.cancel();
+  assert.notEqual(status.code, 0);
+  assert.equal(existsAt(`${dir.path}/ran.txt`), false);
+});
+
+Deno.test({
+  name: "a metadata run whose private copy cannot be made warns once and compiles without " +
+    "incremental state, exit 0",
+  ignore: RUSTC === undefined,
+  async fn() {
+    await using dir = await tempDir();
+    const work = dir.path;
+    Deno.mkdirSync(`${work}/store`);
+    // A file where the copies' directory goes: not even root can make a directory below it.
+    Deno.writeTextFileSync(`${work}/store/scratch`, "in the way");
+    Deno.writeTextFileSync(`${work}/lib.rs`, "pub fn one() -> u32 { 1 }\n");
+    Deno.mkdirSync(`${work}/out`);
+    const metadataRun = [
+      "--incremental-store",
+      "store",
+      "--rustc-quit-on-rmeta",
+      "true",
+      "--rustc-output-format",
+      "rendered",
+      "--",
+      RUSTC!,
+      "--crate-type=rlib",
+      "--crate-name=one",
+      "lib.rs",
+      "--emit=dep-info,metadata,link",
+      "--error-format=json",
+      "--json=artifacts",
+      "--out-dir=out",
+    ];
+    const result = await runWrapper(metadataRun, { cwd: work });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(
+      result.stderr,
+      /^process wrapper: incremental store store unusable \(.*\): compiling without incremental state\n$/,
+    );
+    assert.ok(Deno.statSync(`${work}/out/libone.rmeta`).size > 0);
+    assert.equal(Deno.readTextFileSync(`${work}/store/scratch`), "in the way");
+
+    const debugged = await runWrapper(metadataRun, {
+      cwd: work,
+      env: { RULES_RUST_PROCESS_WRAPPER_DEBUG: "1" },
+    });
+    assert.equal(debugged.code, 0, debugged.stderr);
+    const argv = /child argv: (.*)\n/.exec(debugged.stderr)?.[1];
+    assert.ok(argv !== undefined, debugged.stderr);
+    assert.doesNotMatch(argv, /incremental/);
   },
 });

@@ -13,7 +13,21 @@ import {
   type RunWrapper,
   serveWorker,
 } from "../mod/worker/mod.ts";
-import { existsAt, isAlive, MAIN_TS, run, runWrapper, tempDir } from "./helpers.ts";
+import {
+  existsAt,
+  isAlive,
+  MAIN_TS,
+  readPidFile,
+  reaped,
+  run,
+  runWrapper,
+  startWorker,
+  stillAlive,
+  tempDir,
+  threeLevelChild,
+  threeLevelPids,
+  within,
+} from "./helpers.ts";
 
 const encoder = new TextEncoder();
 
@@ -40,19 +54,6 @@ async function serve(chunks: string[], run: RunWrapper, startupArgs: string[] = 
 
 const request = (id: number, args: string[], extra: Record<string, unknown> = {}) =>
   JSON.stringify({ arguments: args, requestId: id, ...extra }) + "\n";
-
-/** The real wrapper as a persistent worker in `cwd`, requests on its stdin. */
-function startWorker(
-  cwd: string,
-  output: { stdout: "piped" | "null"; stderr: "piped" | "null" },
-): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "-A", MAIN_TS, "--persistent_worker"],
-    cwd,
-    stdin: "piped",
-    ...output,
-  }).spawn();
-}
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -249,7 +250,7 @@ Deno.test("the real wrapper as a worker: only responses on stdout, runs as one-s
   })));
   await writer.write(encoder.encode(JSON.stringify({ arguments: ["--bogus"], requestId: 3 })));
   await writer.close();
-  const output = await child.output();
+  const output = await within(child.output(), 60_000, "the worker's answers and exit");
   assert.deepEqual(output.code, 0);
   const responses = new TextDecoder().decode(output.stdout).trimEnd().split("\n").map((line) =>
     JSON.parse(line)
@@ -273,6 +274,7 @@ Deno.test("--persistent_worker after -- is the child's argument, not worker mode
 Deno.test("the real wrapper as a worker: cancel kills the request's real child and its children", async () => {
   await using dir = await tempDir();
   const worker = startWorker(dir.path, { stdout: "piped", stderr: "null" });
+  await using _reaped = reaped(worker);
   const writer = worker.stdin.getWriter();
   const lines = worker.stdout.pipeThrough(new TextDecoderStream()).getReader();
   await writer.write(encoder.encode(
@@ -287,19 +289,12 @@ Deno.test("the real wrapper as a worker: cancel kills the request's real child a
       requestId: 7,
     }) + "\n",
   ));
-  const pidFile = `${dir.path}/child.pid`;
-  while (!existsAt(pidFile) || Deno.readTextFileSync(pidFile) === "") await delay(10);
-  const pid = Number(Deno.readTextFileSync(pidFile));
+  const pid = await readPidFile(`${dir.path}/child.pid`);
   assert.ok(isAlive(pid), "the child runs until cancelled");
 
   await writer.write(encoder.encode(JSON.stringify({ requestId: 7, cancel: true }) + "\n"));
   // The answer comes once the child has ended: a child left running would take 600 s.
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<{ value: string }>((resolve) => {
-    timer = setTimeout(() => resolve({ value: "no answer: the child was not killed" }), 60_000);
-  });
-  const { value } = await Promise.race([lines.read(), timeout]);
-  clearTimeout(timer);
+  const { value } = await within(lines.read(), 60_000, "the answer to the cancel");
   assert.ok(value?.startsWith("{"), value);
   assert.deepEqual(JSON.parse(value!.trim()).wasCancelled, true);
   const grandchild = Number(Deno.readTextFileSync(`${dir.path}/grandchild.pid`));
@@ -310,13 +305,18 @@ Deno.test("the real wrapper as a worker: cancel kills the request's real child a
   assert.equal(isAlive(grandchild), false, "and so is its child");
 
   await writer.close();
-  assert.equal((await lines.read()).done, true, "no other answer");
-  assert.equal((await worker.status).code, 0);
+  assert.equal(
+    (await within(lines.read(), 10_000, "the end of stdout")).done,
+    true,
+    "no other answer",
+  );
+  assert.equal((await within(worker.status, 10_000, "the worker's exit")).code, 0);
 });
 
 Deno.test("the real wrapper as a worker: SIGTERM kills every child in flight, then the worker exits 143", async () => {
   await using dir = await tempDir();
   const worker = startWorker(dir.path, { stdout: "null", stderr: "piped" });
+  await using _reaped = reaped(worker);
   const writer = worker.stdin.getWriter();
   for (const id of [1, 2]) {
     await writer.write(encoder.encode(
@@ -328,12 +328,10 @@ Deno.test("the real wrapper as a worker: SIGTERM kills every child in flight, th
   }
   const pids: number[] = [];
   for (const id of [1, 2]) {
-    const pidFile = `${dir.path}/${id}.pid`;
-    while (!existsAt(pidFile) || Deno.readTextFileSync(pidFile) === "") await delay(10);
-    pids.push(Number(Deno.readTextFileSync(pidFile)));
+    pids.push(await readPidFile(`${dir.path}/${id}.pid`));
   }
   worker.kill("SIGTERM");
-  const status = await worker.status;
+  const status = await within(worker.status, 30_000, "the worker's exit after SIGTERM");
   await writer.close().catch(() => {});
   const log = new TextDecoder().decode(await new Response(worker.stderr).arrayBuffer());
   assert.equal(status.code, 143, log);
@@ -446,4 +444,135 @@ Deno.test("out of file descriptors, the worker answers every request (errors say
     else assert.match(answer.output, /^process wrapper error: .*Too many open files/);
   }
   assert.ok(answers.some((answer) => answer.exitCode !== 0), "the limit was not reached");
+});
+
+/** Reads the worker's next response line, failing by `what` after `ms`. */
+async function nextResponse(
+  lines: ReadableStreamDefaultReader<string>,
+  ms: number,
+  what: string,
+): Promise<Record<string, unknown>> {
+  const { value, done } = await within(lines.read(), ms, what);
+  assert.equal(done, false, `${what}: the worker's stdout ended`);
+  return JSON.parse(value!.trim());
+}
+
+Deno.test("the real wrapper as a worker: cancel kills a child three levels deep (a great-grandchild holding stderr)", async () => {
+  await using dir = await tempDir();
+  const worker = startWorker(dir.path, { stdout: "piped", stderr: "null" });
+  await using _reaped = reaped(worker);
+  const writer = worker.stdin.getWriter();
+  const lines = worker.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  await writer.write(encoder.encode(request(3, ["--", ...threeLevelChild(dir.path)])));
+  using pids = await threeLevelPids(dir.path);
+  await writer.write(encoder.encode(JSON.stringify({ requestId: 3, cancel: true }) + "\n"));
+  // The great-grandchild left alive would hold the run for 600 s.
+  const answer = await nextResponse(lines, 10_000, "the answer to the cancel");
+  assert.equal(answer.wasCancelled, true);
+  assert.deepEqual(await stillAlive(pids, 5000), [], "every level is dead");
+  await writer.close();
+  assert.equal((await within(worker.status, 10_000, "the worker's exit")).code, 0);
+  await lines.cancel();
+});
+
+Deno.test("the real wrapper as a worker: SIGTERM kills a child three levels deep, then exits 143", async () => {
+  await using dir = await tempDir();
+  const worker = startWorker(dir.path, { stdout: "null", stderr: "null" });
+  await using _reaped = reaped(worker);
+  const writer = worker.stdin.getWriter();
+  await writer.write(encoder.encode(request(4, ["--", ...threeLevelChild(dir.path)])));
+  using pids = await threeLevelPids(dir.path);
+  worker.kill("SIGTERM");
+  const status = await within(worker.status, 10_000, "the worker's exit after SIGTERM");
+  await writer.close().catch(() => {});
+  assert.equal(status.code, 143);
+  assert.deepEqual(await stillAlive(pids, 5000), [], "every level is dead");
+});
+
+Deno.test("an id answered is free again: multiplex and singleplex (0) ids reused after their response are served", async () => {
+  const stream = new TransformStream<Uint8Array, Uint8Array>();
+  const writer = stream.writable.getWriter();
+  const answers: Record<string, unknown>[] = [];
+  let answered = Promise.withResolvers<void>();
+  const run: RunWrapper = (argv) => Promise.resolve(Number(argv[0]));
+  const serving = serveWorker([], run, {
+    input: stream.readable,
+    output: {
+      write(bytes) {
+        answers.push(JSON.parse(new TextDecoder().decode(bytes)));
+        answered.resolve();
+        return Promise.resolve(bytes.length);
+      },
+    },
+    log: () => {},
+  });
+  // Bazel sends the next request with an id only once that id was answered.
+  for (const [id, exitCode] of [[5, 2], [5, 3], [0, 4], [0, 5]]) {
+    answered = Promise.withResolvers<void>();
+    await writer.write(encoder.encode(request(id, [String(exitCode)])));
+    await within(answered.promise, 5000, `the answer to request ${id} (exit ${exitCode})`);
+  }
+  await writer.close();
+  assert.equal(await serving, 0);
+  assert.deepEqual(answers, [
+    { exitCode: 2, output: "", requestId: 5 },
+    { exitCode: 3, output: "", requestId: 5 },
+    { exitCode: 4, output: "", requestId: 0 },
+    { exitCode: 5, output: "", requestId: 0 },
+  ]);
+});
+
+Deno.test("the real wrapper as a worker: a run waiting for a store locked elsewhere answers cancel, and SIGTERM ends the worker", async () => {
+  await using dir = await tempDir();
+  Deno.mkdirSync(`${dir.path}/store`);
+  // Held by this process: the worker's runs wait for it.
+  using held = Deno.openSync(`${dir.path}/store/lock`, { read: true, write: true, create: true });
+  held.lockSync(true);
+  const worker = startWorker(dir.path, { stdout: "piped", stderr: "null" });
+  await using _reaped = reaped(worker);
+  const writer = worker.stdin.getWriter();
+  const lines = worker.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const compile = ["--incremental-store", "store", "--", "/bin/sh", "-c", "echo ran >> ran.txt"];
+  await writer.write(encoder.encode(request(1, compile)));
+  await delay(300);
+  await writer.write(encoder.encode(JSON.stringify({ requestId: 1, cancel: true }) + "\n"));
+  const answer = await nextResponse(
+    lines,
+    10_000,
+    "the answer to a cancel while the store is busy",
+  );
+  assert.deepEqual([answer.requestId, answer.exitCode, answer.wasCancelled], [1, 1, true]);
+  assert.match(String(answer.output), /store store: cancelled while waiting for its lock\n$/);
+
+  await writer.write(encoder.encode(request(2, compile)));
+  await delay(300);
+  worker.kill("SIGTERM");
+  const status = await within(
+    worker.status,
+    10_000,
+    "the worker's exit on SIGTERM while the store is busy",
+  );
+  assert.equal(status.code, 143);
+  assert.equal(existsAt(`${dir.path}/ran.txt`), false, "no child ran without the lock");
+  await writer.close().catch(() => {});
+  await lines.cancel();
+});
+
+Deno.test("the real wrapper as a worker: requests on one store one after another each get it (its lock is released after every run)", async () => {
+  await using dir = await tempDir();
+  const worker = startWorker(dir.path, { stdout: "piped", stderr: "null" });
+  await using _reaped = reaped(worker);
+  const writer = worker.stdin.getWriter();
+  const lines = worker.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  for (const id of [1, 2, 3]) {
+    const args = ["--incremental-store", "store", "--", "/bin/sh", "-c", 'echo "$1"', "sh"];
+    await writer.write(encoder.encode(request(id, args)));
+    // A lock left held by the previous run would keep this one waiting forever.
+    const answer = await nextResponse(lines, 10_000, `the answer to request ${id} on the store`);
+    assert.deepEqual([answer.requestId, answer.exitCode], [id, 0]);
+    assert.equal(answer.output, "-Cincremental=store/incr\n");
+  }
+  await writer.close();
+  assert.equal((await within(worker.status, 10_000, "the worker's exit")).code, 0);
+  await lines.cancel();
 });

@@ -7,6 +7,8 @@
  * the files on several threads (`threads.ts`, over `chunks.ts`, whose helper
  * threads start in `thread_entry.ts`), each file by hard link or copy
  * (`place.ts`: where EXDEV and the other link refusals become copies).
+ * `working_directory.ts` keeps rustc from a seed or store made in another
+ * working directory, which it would discard at a cost.
  *
  * @module
  */
@@ -25,5 +27,11 @@ export {
   type SeedUser,
   sessionLockName,
 } from "./session_plan.ts";
-export { FILES_PER_THREAD, SeedThreads } from "./threads.ts";
+export { COUNT_CHUNK, FILES_PER_THREAD, SeedThreads } from "./threads.ts";
 export { copyRegularFile } from "./place.ts";
+export {
+  incrementalDirectory,
+  MADE_IN_FILE,
+  reusableHere,
+  withoutIncremental,
+} from "./working_directory.ts";

@@ -60,7 +60,7 @@ export const FILES_PER_THREAD = 2000;
 const CHUNKS_PER_THREAD = 8;
 
 /** Files per chunk when counting: small, so counting stops soon after the threshold. */
-const COUNT_CHUNK = 256;
+export const COUNT_CHUNK = 256;
 
 /** The most threads seeding uses, this one included. */
 const MAX_THREADS = 8;

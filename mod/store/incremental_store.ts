@@ -28,7 +28,7 @@
  * @module
  */
 
-import { describeError, wrapperMessage } from "../errors.ts";
+import { describeError, WrapperError, wrapperMessage } from "../errors.ts";
 import { seedDirectory } from "../seed/mod.ts";
 
 /** A store held for one run; dispose it once the child has exited. */
@@ -61,9 +61,9 @@ export async function storeKey(argv: readonly string[]): Promise<string> {
 
 /**
  * Takes the store at `root` for a child run with command line `argv`:
- * creates it if missing, waits for its lock, and empties it when `argv`'s
- * key differs from the one it holds. Returns `undefined` after one `warn`
- * line when the store cannot be used.
+ * creates it if missing, waits for its lock (until `cancel` is aborted), and
+ * empties it when `argv`'s key differs from the one it holds. Returns
+ * `undefined` after one `warn` line when the store cannot be used.
  *
  * @example
  * ```ts
@@ -71,29 +71,36 @@ export async function storeKey(argv: readonly string[]): Promise<string> {
  * import assert from "node:assert/strict";
  * const dir = Deno.makeTempDirSync();
  * const root = `${dir}/lib.store`;
+ * // A lock left held (a lease never disposed) fails this example by name instead of hanging it.
+ * const bound = () => AbortSignal.timeout(10_000);
  * {
- *   using lease = (await leaseIncrementalStore(root, ["rustc", "lib.rs"], console.error))!;
+ *   using lease = (await leaseIncrementalStore(root, ["rustc", "lib.rs"], console.error, bound()))!;
  *   assert.equal(lease.directory, `${root}/incr`);
  *   assert.equal(lease.kept, false); // a new store
  *   Deno.mkdirSync(lease.directory); // what rustc does
  * }
  * {
- *   using again = (await leaseIncrementalStore(root, ["rustc", "lib.rs"], console.error))!;
+ *   using again = (await leaseIncrementalStore(root, ["rustc", "lib.rs"], console.error, bound()))!;
  *   assert.equal(again.kept, true);
  * }
  * Deno.removeSync(dir, { recursive: true });
  * ```
+ *
+ * @throws {WrapperError} when `cancel` is aborted while it waits for the lock.
  */
 export async function leaseIncrementalStore(
   root: string,
   argv: readonly string[],
   warn: (line: string) => void,
+  cancel?: AbortSignal,
 ): Promise<StoreLease | undefined> {
   let lock: Deno.FsFile | undefined;
   try {
     Deno.mkdirSync(root, { recursive: true });
     lock = await Deno.open(`${root}/lock`, { read: true, write: true, create: true, mode: 0o600 });
-    await lock.lock(true);
+    if (!await lockUnlessCancelled(lock, cancel)) {
+      throw new WrapperError(`incremental store ${root}: cancelled while waiting for its lock`);
+    }
     const key = await storeKey(argv);
     const directory = `${root}/incr`;
     const kept = readKey(`${root}/key`) === key;
@@ -105,6 +112,7 @@ export async function leaseIncrementalStore(
     return { directory, kept, [Symbol.dispose]: () => held.close() };
   } catch (error) {
     lock?.close();
+    if (error instanceof WrapperError) throw error;
     warn(wrapperMessage(
       `incremental store ${root} unusable (${describeError(error)}): ` +
         "compiling without incremental state",
@@ -172,6 +180,33 @@ export async function leaseStoreCopy(
       }
     },
   };
+}
+
+/** How often a wait for a store's lock tries again: short next to any compile. */
+const LOCK_POLL_MS = 50;
+
+/**
+ * Takes an exclusive `flock` on `file`, trying without blocking every
+ * {@linkcode LOCK_POLL_MS}: a blocking `flock` runs on a thread nothing can
+ * interrupt, and a worker must still answer a cancel or SIGTERM while a
+ * store is busy. Returns `false`, without the lock, once `cancel` is aborted.
+ */
+async function lockUnlessCancelled(file: Deno.FsFile, cancel?: AbortSignal): Promise<boolean> {
+  while (!file.tryLockSync(true)) {
+    if (cancel?.aborted) return false;
+    await new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        cancel?.removeEventListener("abort", wake);
+        resolve();
+      }, LOCK_POLL_MS);
+      cancel?.addEventListener("abort", wake, { once: true });
+    });
+  }
+  return true;
 }
 
 function removeIfPresent(path: string): void {

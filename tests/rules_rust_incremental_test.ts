@@ -175,15 +175,30 @@ Deno.test({
         });
       }
 
-      await t.step("tree mode: the seed is an unused input of its compile", async () => {
-        const tree = MODES["tree (PR 3925)"];
-        await build(tree);
-        const list = `${ws}/bazel-bin/chain/_incremental/shapes.unused_inputs`;
-        assert.equal(
-          Deno.readTextFileSync(list),
-          "bazel-out/k8-fastbuild/bin/chain/_incremental/shapes.seed\n",
-        );
-      });
+      await t.step(
+        "tree mode: a seed remade under an unchanged compile does not rerun it (the seed is " +
+          "in its unused_inputs_list)",
+        async () => {
+          const tree = MODES["tree (PR 3925)"];
+          await build(tree);
+          const list = `${ws}/bazel-bin/chain/_incremental/shapes.unused_inputs`;
+          const seed = "bazel-out/k8-fastbuild/bin/chain/_incremental/shapes.seed";
+          assert.equal(Deno.readTextFileSync(list), `${seed}\n`);
+          // A new server forgets what it built: the action cache decides. The seed action runs
+          // again (its tree is gone) and copies the newer state; the compile, whose only changed
+          // input is that seed, must not.
+          await bazel(runner, ["shutdown"]);
+          const writable = await run("chmod", ["-R", "u+w", `${ws}/bazel-out/../${seed}`]);
+          assert.equal(writable.code, 0, writable.stderr);
+          const removed = await run("rm", ["-rf", `${ws}/bazel-out/../${seed}`]);
+          assert.equal(removed.code, 0, removed.stderr);
+          const spawns = await build(tree);
+          assert.deepEqual(
+            spawns.map((spawn) => `${spawn.mnemonic} ${spawn.listedOutputs?.[0]}`),
+            [`RustcIncrSeed ${seed}`],
+          );
+        },
+      );
 
       await t.step(
         "tree mode: a seed below the threshold is skipped, rustc starts cold",
@@ -195,6 +210,23 @@ Deno.test({
           const reuse = sessionReuse(`${ws}/bazel-bin/chain/_incremental/shapes`);
           assert.deepEqual([reuse.sessions, reuse.reused], [1, 0]);
           assert.ok(reuse.objects > 0);
+        },
+      );
+
+      await t.step(
+        "pipelining switched off: each crate's .rmeta, read-only from a pipelined build, is " +
+          "an output again (rustc refuses to run beside it unsandboxed)",
+        async () => {
+          for (const flags of [STORE, MODES["store + persistent workers"], OFF]) {
+            await build([...flags, `${SETTINGS}:pipelined_compilation=false`]);
+            await build([...flags, `${SETTINGS}:pipelined_compilation=true`]);
+          }
+          await build([
+            ...MODES["store + persistent workers"],
+            `${SETTINGS}:incremental=false`,
+            `${SETTINGS}:pipelined_compilation=false`,
+          ]);
+          await program();
         },
       );
 

@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { FLAG_DEFINITIONS, VERSION } from "../mod/args/mod.ts";
+import { FLAG_DEFINITIONS, FORGOTTEN_SEPARATOR_HINT, VERSION } from "../mod/args/mod.ts";
 import {
   existsAt,
   isAlive,
@@ -227,6 +227,46 @@ Deno.test("--version prints the version and the Deno it runs on, on stdout", asy
   const result = await runWrapper(["--version"]);
   assert.deepEqual(result.code, 0);
   assert.equal(result.stdout, `process_wrapper ${VERSION} (deno ${Deno.version.deno})\n`);
+});
+
+Deno.test("a forgotten `--`: --version is the version only alone; a program-like word gets a hint", async () => {
+  await using dir = await tempDir();
+  const hinted: [string[], string][] = [
+    [["--subst", "pwd=/x", "rustc", "--version"], 'unknown flag "--version"'],
+    [
+      ["--rustc-output-format", "rendered", "rustc", "--version"],
+      'flag "--rustc-output-format" can only appear once',
+    ],
+    [["--subst", "pwd=/x", "--subst", "rustc"], "\"--subst\" value 'rustc' is not KEY=VALUE"],
+    [
+      ["--copy-output", "a", "b", "rustc"],
+      '"--copy-output" needs exactly 2 parameters, 3 provided',
+    ],
+  ];
+  for (const [args, expected] of hinted) {
+    const result = await runWrapper(args, { cwd: dir.path });
+    assert.deepEqual(
+      [result.code, result.stdout, result.stderr],
+      [1, "", `process wrapper error: ${expected} (${FORGOTTEN_SEPARATOR_HINT})\n`],
+      args.join(" "),
+    );
+  }
+  // Errors that no forgotten `--` explains get no hint.
+  const plain: [string[], string][] = [
+    [["--version", "--", "/bin/true"], 'unknown flag "--version"'],
+    [
+      ["--out-dir", "a", "--out-dir", "b", "--", "/bin/true"],
+      'flag "--out-dir" can only appear once',
+    ],
+  ];
+  for (const [args, expected] of plain) {
+    const result = await runWrapper(args, { cwd: dir.path });
+    assert.deepEqual(
+      [result.code, result.stdout, result.stderr],
+      [1, "", `process wrapper error: ${expected}\n`],
+      args.join(" "),
+    );
+  }
 });
 
 Deno.test("bad input: one clear line naming the flag or file, non-zero, no files written", async () => {

@@ -269,6 +269,21 @@ Deno.test("a forgotten `--`: --version is the version only alone; a program-like
   }
 });
 
+Deno.test("--subst values chained 30 deep: one line naming --subst, quickly; 4 deep still expands", async () => {
+  const chain = (depth: number) =>
+    Array.from({ length: depth }, (_, i) => ["--subst", `k${i}=\${k${i + 1}}\${k${i + 1}}`]).flat();
+  const started = performance.now();
+  const deep = await runWrapper([...chain(30), "--", "/bin/echo", "${k0}"]);
+  assert.equal(deep.code, 1);
+  assert.match(
+    deep.stderr,
+    /^process wrapper error: --subst k\d+: the text would grow past 16 MiB[^\n]*\n$/,
+  );
+  assert.ok(performance.now() - started < 5000, "the substitution was not bounded");
+  const shallow = await runWrapper([...chain(4), "--subst", "k4=x", "--", "/bin/echo", "${k0}"]);
+  assert.deepEqual([shallow.code, shallow.stdout], [0, "x".repeat(16) + "\n"]);
+});
+
 Deno.test("bad input: one clear line naming the flag or file, non-zero, no files written", async () => {
   await using dir = await tempDir();
   Deno.writeTextFileSync(`${dir.path}/p.params`, "--x\n");

@@ -221,6 +221,25 @@ Deno.test("a sandboxDir request runs inside it, alone; the worker's directory is
   assert.deepEqual(byId[1], `${home}\n`);
 });
 
+Deno.test("a sandboxDir that does not exist is answered with one line naming it; the worker serves on", async () => {
+  await using dir = await tempDir();
+  const missing = `${dir.path}/gone`;
+  const { code, responses } = await serve([
+    request(1, ["--", "/bin/true"], { sandboxDir: missing }),
+    request(2, []),
+  ], () => Promise.resolve(0));
+  assert.equal(code, 0);
+  const byId = Object.fromEntries(responses.map((r) => [r.requestId, r]));
+  assert.deepEqual(byId[1].exitCode, 1);
+  assert.match(
+    byId[1].output,
+    new RegExp(
+      `^process wrapper error: sandboxDir ${missing}: cannot enter \\(NotFound: [^\n]*\\)\n$`,
+    ),
+  );
+  assert.deepEqual([byId[2].exitCode, byId[2].output], [0, ""]);
+});
+
 Deno.test("the real wrapper as a worker: only responses on stdout, runs as one-shot would", async () => {
   await using dir = await tempDir();
   Deno.writeTextFileSync(`${dir.path}/env`, "FROM_ENV_FILE=yes\n");

@@ -5,16 +5,19 @@
  */
 
 import assert from "node:assert/strict";
+import { processIdentity, signalProcessTree, stopProcessTree } from "../mod/exec/process_tree.ts";
 import {
   existsAt,
   fingerprintTree,
   isAlive,
+  MAIN_TS,
   MANY_FILES_PARENT,
   run,
   runWrapper,
   seedArgs,
   sortedPaths,
   tempDir,
+  which,
   wrapperCommand,
   writeScript,
 } from "./helpers.ts";
@@ -92,6 +95,69 @@ for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
     assert.deepEqual(isAlive(grandchild), false, "and so is its child");
   });
 }
+
+Deno.test("a stale identity (the same id, another start time) is never signalled", async () => {
+  const stranger = new Deno.Command("/bin/sleep", { args: ["30"] }).spawn();
+  try {
+    const { pid, start } = processIdentity(stranger.pid);
+    // What the wrapper holds once a process it listed is reaped and its id given to another.
+    const stale = { pid, start: String(Number(start) - 1) };
+    signalProcessTree(stale, "SIGKILL");
+    await stopProcessTree(stale, "SIGTERM", Promise.resolve());
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.ok(isAlive(pid), "a process that is not the one listed was signalled");
+    signalProcessTree({ pid, start }, "SIGKILL");
+    assert.equal((await stranger.status).signal, "SIGKILL");
+  } finally {
+    if (isAlive(stranger.pid)) stranger.kill("SIGKILL");
+  }
+});
+
+Deno.test({
+  name:
+    "SIGTERM to a run whose child's job died: the job's id, reused by a stranger, is not killed",
+  // A private PID namespace, where /proc/sys/kernel/ns_last_pid chooses the next id (it exists
+  // for that namespace only): the stranger gets the dead job's id at once, not after 4M forks.
+  ignore: Deno.uid() !== 0 || which("unshare") === undefined,
+  async fn() {
+    await using dir = await tempDir();
+    // The child outlives its job: on SIGTERM it waits for the test to say "go", then exits.
+    writeScript(
+      dir.path,
+      "child.sh",
+      "trap 'while [ ! -e go ]; do sleep 0.05; done; exit 0' TERM; sleep 600 & echo $! > job; wait",
+    );
+    const scenario = writeScript(
+      dir.path,
+      "scenario.sh",
+      `"$DENO" run -A "$MAIN" -- ./child.sh &
+wrapper=$!
+while [ ! -s job ]; do sleep 0.05; done
+job=$(cat job)
+kill -TERM $wrapper
+while [ -e /proc/$job ]; do sleep 0.05; done
+for attempt in 1 2 3 4 5; do
+  echo $((job - 1)) > /proc/sys/kernel/ns_last_pid
+  sleep 30 &
+  stranger=$!
+  [ "$stranger" = "$job" ] && break
+  kill $stranger
+done
+[ "$stranger" = "$job" ] || { echo "the id $job was not reused"; exit 2; }
+touch go
+wait $wrapper
+echo "wrapper $?"
+if kill -0 $stranger 2>/dev/null; then echo "stranger alive"; kill $stranger; else echo "stranger killed"; fi
+`,
+    );
+    const result = await run(
+      "timeout",
+      ["60", "unshare", "--pid", "--fork", "--mount-proc", scenario],
+      { cwd: dir.path, env: { DENO: Deno.execPath(), MAIN: MAIN_TS } },
+    );
+    assert.deepEqual(result.stdout, "wrapper 143\nstranger alive\n", result.stderr);
+  },
+});
 
 Deno.test("SIGKILL in the middle of a 100k-file seed: PREV intact, DEST partial links of PREV, a rerun completes", async () => {
   await using dir = await tempDir("pw-many-", MANY_FILES_PARENT);

@@ -10,7 +10,12 @@ import { debug } from "../debug.ts";
 import { describeError, WrapperError } from "../errors.ts";
 import type { ChildPlan } from "../args/plan.ts";
 import { type ByteSink, type RunIO, writeAll } from "./run_io.ts";
-import { onStopSignals, signalProcessTree, stopProcessTree } from "./process_tree.ts";
+import {
+  onStopSignals,
+  processIdentity,
+  signalProcessTree,
+  stopProcessTree,
+} from "./process_tree.ts";
 import { spawnChild, spawnIntoFile } from "./spawn.ts";
 import { pumpStderr } from "./stderr_pump.ts";
 
@@ -46,14 +51,16 @@ export async function runChild(plan: ChildPlan, io: RunIO): Promise<ChildOutcome
     ? spawnChild(plan, io.stdin, io.childStdout !== undefined)
     : await spawnIntoFile(plan, io.stdin, options.stdoutFile);
 
+  // Taken now, while the child cannot have been reaped: after that its id may be a stranger's.
+  const self = processIdentity(child.pid);
   let receivedSignal: number | undefined;
-  const kill = () => signalProcessTree(child.pid, "SIGKILL");
+  const kill = () => signalProcessTree(self, "SIGKILL");
   if (io.cancel?.aborted) kill();
   io.cancel?.addEventListener("abort", kill);
   using _forwarding = io.forwardSignals
     ? onStopSignals((signal, number) => {
       receivedSignal ??= number;
-      stopProcessTree(child.pid, signal, child.status);
+      stopProcessTree(self, signal, child.status);
     })
     : undefined;
   // Output files are created only once the child runs, as upstream does.

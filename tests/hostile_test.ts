@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import { processIdentity, signalProcessTree, stopProcessTree } from "../mod/exec/process_tree.ts";
+import { ORPHAN_GRACE_MS } from "../mod/exec/mod.ts";
 import {
   existsAt,
   fingerprintTree,
@@ -95,6 +96,28 @@ for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
     assert.deepEqual(isAlive(grandchild), false, "and so is its child");
   });
 }
+
+Deno.test("a job the child orphaned holding stderr: the run ends about ORPHAN_GRACE_MS after the child", async () => {
+  await using dir = await tempDir();
+  // The job is no descendant once its shell has exited: only the pipe ties it to the run.
+  const wrapper = wrapperCommand(
+    ["--", "/bin/sh", "-c", "sleep 10 & echo $! > job; echo hi >&2"],
+    { cwd: dir.path },
+  ).spawn();
+  const started = performance.now();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const [status, stderr] = await Promise.race([
+    Promise.all([wrapper.status, new Response(wrapper.stderr).text()]),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error("the wrapper waited for the orphan")), 5_000);
+    }),
+  ]).finally(() => clearTimeout(timer));
+  const elapsed = performance.now() - started;
+  await wrapper.stdout.cancel();
+  Deno.kill(Number(Deno.readTextFileSync(`${dir.path}/job`)), "SIGKILL");
+  assert.deepEqual([status.code, stderr], [0, "hi\n"]);
+  assert.ok(elapsed >= ORPHAN_GRACE_MS, `${elapsed} ms: the pipe was not read to its grace`);
+});
 
 Deno.test("a stale identity (the same id, another start time) is never signalled", async () => {
   const stranger = new Deno.Command("/bin/sleep", { args: ["30"] }).spawn();

@@ -13,7 +13,14 @@
 
 export { type ChildOutcome, runChild } from "./run_child.ts";
 export { onStopSignals } from "./process_tree.ts";
-export { type PumpOptions, type PumpOutcome, pumpStderr } from "./stderr_pump.ts";
+export {
+  ORPHAN_GRACE_MS,
+  type PumpOptions,
+  type PumpOutcome,
+  pumpStderr,
+  type ReadBound,
+  untilOrphaned,
+} from "./stderr_pump.ts";
 export {
   classifyRustcLine,
   isLlvmWarning,

@@ -17,7 +17,7 @@ import {
   stopProcessTree,
 } from "./process_tree.ts";
 import { spawnChild, spawnIntoFile } from "./spawn.ts";
-import { pumpStderr } from "./stderr_pump.ts";
+import { pumpStderr, type ReadBound, untilOrphaned } from "./stderr_pump.ts";
 
 /** How the child ended. */
 export interface ChildOutcome {
@@ -68,8 +68,10 @@ export async function runChild(plan: ChildPlan, io: RunIO): Promise<ChildOutcome
   try {
     const stderrFile = files.open("--stderr-file", options.stderrFile);
     const outputFile = files.open("--output-file", options.outputFile);
+    // Once the child is gone, processes it left behind must not hold the run by its pipes.
+    const bound = untilOrphaned(child.status);
     const stdoutDone = child.stdout && io.childStdout
-      ? copyAll(child.stdout, io.childStdout)
+      ? copyAll(child.stdout, io.childStdout, bound)
       : undefined;
     // A failed write to stdout must not wait for stderr to end: the child is stopped at once.
     stdoutDone?.catch(kill);
@@ -78,6 +80,7 @@ export async function runChild(plan: ChildPlan, io: RunIO): Promise<ChildOutcome
       raw: outputFile,
       format: options.format,
       quitOnMetadata: options.quitOnMetadata,
+      bound,
     });
     if (outcome.stoppedAtMetadata) {
       debug("metadata emitted: killing the child");
@@ -143,6 +146,20 @@ class OutputFiles {
   }
 }
 
-async function copyAll(from: ReadableStream<Uint8Array>, to: ByteSink): Promise<void> {
-  for await (const chunk of from) await writeAll(to, chunk);
+async function copyAll(
+  from: ReadableStream<Uint8Array>,
+  to: ByteSink,
+  bound: ReadBound,
+): Promise<void> {
+  const reader = from.getReader();
+  try {
+    for (;;) {
+      const result = await bound(reader.read());
+      if (result === undefined) return void await reader.cancel();
+      if (result.done) return;
+      await writeAll(to, result.value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
 }

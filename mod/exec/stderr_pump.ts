@@ -22,6 +22,52 @@ export interface PumpOptions {
   readonly format?: RustcOutputFormat;
   /** Stop at the metadata artifact notification (`--rustc-quit-on-rmeta`). */
   readonly quitOnMetadata: boolean;
+  /** Bounds each read once the child is gone (see {@linkcode untilOrphaned}). */
+  readonly bound?: ReadBound;
+}
+
+/** Races a read against a deadline; `undefined` when the deadline came first. */
+export type ReadBound = <T>(read: Promise<T>) => Promise<T | undefined>;
+
+/**
+ * How long a pipe may stay silent once the child has exited. Then its last
+ * writers are processes the child left behind (orphaned before any signal,
+ * they are not among its descendants), which may hold it for as long as they
+ * live: reading stops. What the child wrote is already in the pipe and is read
+ * at once; a deadline only runs while a read waits, never while output is
+ * being written on.
+ */
+export const ORPHAN_GRACE_MS = 1000;
+
+/**
+ * A {@linkcode ReadBound} giving each read that waits after `exited` settles
+ * at most `graceMs`.
+ *
+ * @example
+ * ```ts
+ * import { untilOrphaned } from "./stderr_pump.ts";
+ * import assert from "node:assert/strict";
+ * const bound = untilOrphaned(Promise.resolve(), 10);
+ * assert.equal(await bound(Promise.resolve("data")), "data");
+ * assert.equal(await bound(new Promise(() => {})), undefined);
+ * ```
+ */
+export function untilOrphaned(exited: Promise<unknown>, graceMs = ORPHAN_GRACE_MS): ReadBound {
+  return async <T>(read: Promise<T>) => {
+    let done = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = exited.then(() =>
+      new Promise<undefined>((resolve) => {
+        if (!done) timer = setTimeout(() => resolve(undefined), graceMs);
+      })
+    );
+    try {
+      return await Promise.race([read, deadline]);
+    } finally {
+      done = true;
+      clearTimeout(timer);
+    }
+  };
 }
 
 /** How pumping ended. */
@@ -43,11 +89,17 @@ interface ChunkReader {
   read(): Promise<Uint8Array | undefined>;
 }
 
-function chunkReader(reader: ReadableStreamBYOBReader): ChunkReader {
+function chunkReader(reader: ReadableStreamBYOBReader, bound?: ReadBound): ChunkReader {
   let buffer = new Uint8Array(CHUNK_BYTES);
   return {
     async read() {
-      const { done, value } = await reader.read(buffer);
+      const reading = reader.read(buffer);
+      const result = bound ? await bound(reading) : await reading;
+      if (result === undefined) {
+        await reader.cancel();
+        return undefined;
+      }
+      const { done, value } = result;
       if (done || value === undefined) return undefined;
       // The read took the buffer over; the chunk's memory is the next read's buffer.
       buffer = new Uint8Array(value.buffer);
@@ -86,7 +138,7 @@ export async function pumpStderr(
 ): Promise<PumpOutcome> {
   const reader = stream.getReader({ mode: "byob" });
   try {
-    const chunks = chunkReader(reader);
+    const chunks = chunkReader(reader, options.bound);
     if (options.format === undefined) {
       await copyRest(chunks, options);
       return { stoppedAtMetadata: false };

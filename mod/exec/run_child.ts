@@ -48,7 +48,7 @@ export async function runChild(plan: ChildPlan, io: RunIO): Promise<ChildOutcome
   const options = plan.output;
   debug(`child argv: ${JSON.stringify([plan.executable, ...plan.args])}`);
   const child = options.stdoutFile === undefined
-    ? spawnChild(plan, io.stdin, io.childStdout !== undefined)
+    ? spawnChild(plan, io.stdin, io.childStdout !== undefined ? "piped" : "inherit")
     : await spawnIntoFile(plan, io.stdin, options.stdoutFile);
 
   // Taken now, while the child cannot have been reaped: after that its id may be a stranger's.

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { WrapperError, wrapperErrorLine } from "./mod/errors.ts";
+import { WrapperError, wrapperErrorLine, wrapperMessage } from "./mod/errors.ts";
 import type { StoreLease } from "./mod/store/mod.ts";
 import {
   type ChildPlan,
@@ -96,10 +96,7 @@ export async function runOnce(argv: readonly string[], io: RunIO): Promise<numbe
     if (options.exitEarly) return 0;
 
     using store = await leaseStore(plan, io);
-    const { code } = await runChild(
-      store ? { ...plan, args: [...plan.args, `-Cincremental=${store.directory}`] } : plan,
-      io,
-    );
+    const { code } = store ? await runWithStore(plan, store, io) : await runChild(plan, io);
     if (code === 0) {
       if (options.touchFile !== undefined) touchFile(options.touchFile);
       if (options.copyOutput !== undefined) copyOutput(options.copyOutput);
@@ -116,11 +113,33 @@ export async function runOnce(argv: readonly string[], io: RunIO): Promise<numbe
 /** The store is loaded only by the command lines that use one. */
 async function leaseStore(plan: ChildPlan, io: RunIO): Promise<StoreLease | undefined> {
   if (plan.incrementalStore === undefined) return undefined;
-  const { leaseIncrementalStore, leaseStoreCopy } = await import("./mod/store/mod.ts");
+  const { childInputs, leaseIncrementalStore, leaseStoreCopy } = await import(
+    "./mod/store/mod.ts"
+  );
   // Killed once metadata is written, rustc would never finalize: it reads a private copy.
   return plan.output.quitOnMetadata
     ? await leaseStoreCopy(plan.incrementalStore, io.warn)
-    : await leaseIncrementalStore(plan.incrementalStore, [plan.executable, ...plan.args], io.warn);
+    : await leaseIncrementalStore(plan.incrementalStore, childInputs(plan), io.warn);
+}
+
+/**
+ * Runs the child with `-Cincremental` in the store; when it fails on a full
+ * disk, once more without (a store problem is never fatal).
+ */
+async function runWithStore(plan: ChildPlan, store: StoreLease, io: RunIO) {
+  const { fullDiskWatch } = await import("./mod/store/mod.ts");
+  const watch = fullDiskWatch();
+  const outcome = await runChild(
+    { ...plan, args: [...plan.args, `-Cincremental=${store.directory}`] },
+    io,
+    { started: (pid) => store.childStarted?.(pid), stderr: watch.stderr },
+  );
+  if (outcome.code === 0 || !watch.full) return outcome;
+  io.warn(wrapperMessage(
+    `incremental store ${plan.incrementalStore}: the disk is full: ` +
+      "compiling again without incremental state",
+  ));
+  return await runChild(plan, io);
 }
 
 /** Seeding is loaded only by the command lines that seed. */

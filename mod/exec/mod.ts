@@ -11,8 +11,8 @@
  * @module
  */
 
-export { type ChildOutcome, runChild } from "./run_child.ts";
-export { onStopSignals } from "./process_tree.ts";
+export { type ChildHooks, type ChildOutcome, runChild } from "./run_child.ts";
+export { isRunning, onStopSignals, type ProcessIdentity, processIdentity } from "./process_tree.ts";
 export {
   ORPHAN_GRACE_MS,
   type PumpOptions,

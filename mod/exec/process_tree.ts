@@ -21,8 +21,9 @@ export interface ProcessIdentity {
   readonly start?: string;
 }
 
-/** One `/proc/<pid>/stat` read: the parent and the start time. */
+/** One `/proc/<pid>/stat` read: the state, the parent and the start time. */
 interface StatEntry {
+  readonly state: string;
   readonly parent: number;
   readonly start: string;
 }
@@ -38,7 +39,7 @@ function readStat(pid: number): StatEntry | undefined {
   // the state on: state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt
   // cmajflt utime stime cutime cstime priority nice num_threads itrealvalue starttime.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return { parent: Number(fields[1]), start: fields[19] };
+  return { state: fields[0], parent: Number(fields[1]), start: fields[19] };
 }
 
 /**
@@ -59,6 +60,24 @@ export function processIdentity(pid: number): ProcessIdentity {
   if (stat !== undefined) return { pid, start: stat.start };
   // Gone already (its id may be anyone's by now), or there is no /proc to tell.
   return { pid, start: readStat(Deno.pid) === undefined ? undefined : "" };
+}
+
+/**
+ * Whether `process` still runs as the same process (a zombie has ended).
+ * Without `/proc`, nothing can be told: `false`.
+ *
+ * @example
+ * ```ts
+ * import { isRunning, processIdentity } from "./process_tree.ts";
+ * import assert from "node:assert/strict";
+ * const self = processIdentity(Deno.pid);
+ * assert.equal(isRunning(self), true);
+ * assert.equal(isRunning({ pid: Deno.pid, start: "1" }), false);
+ * ```
+ */
+export function isRunning(process: ProcessIdentity): boolean {
+  const stat = readStat(process.pid);
+  return stat !== undefined && stat.start === process.start && stat.state !== "Z";
 }
 
 /** Whether `process` still runs (or is a zombie) as the same process. */
@@ -130,8 +149,10 @@ export function descendants(root: ProcessIdentity): ProcessIdentity[] {
  * ```
  */
 export function signalProcessTree(root: ProcessIdentity, signal: Deno.Signal): void {
-  // Listed before the signal: once the child dies its children move to another parent.
-  signalEach([...descendants(root), root], signal);
+  // Listed before the signal: once the child dies its children move to another parent. The
+  // child first: it is not to see its children die and end in its own way first.
+  const tree = descendants(root);
+  signalEach([root, ...tree], signal);
 }
 
 /**
@@ -159,7 +180,7 @@ export async function stopProcessTree(
   exited: Promise<unknown>,
 ): Promise<void> {
   const tree = descendants(root);
-  signalEach([...tree, root], signal);
+  signalEach([root, ...tree], signal);
   await exited;
   signalEach(tree, "SIGKILL");
 }

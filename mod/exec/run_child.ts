@@ -27,6 +27,14 @@ export interface ChildOutcome {
   readonly stoppedAtMetadata: boolean;
 }
 
+/** What a caller may follow of a run. */
+export interface ChildHooks {
+  /** Called once the child has started, with its process id. */
+  readonly started?: (pid: number) => void;
+  /** Sees every raw byte of the child's stderr, as `--output-file` gets them. */
+  readonly stderr?: (bytes: Uint8Array) => void;
+}
+
 /**
  * Spawns the planned child and waits for it.
  *
@@ -44,7 +52,11 @@ export interface ChildOutcome {
  * be opened or written (the child is then killed), or its stderr is not the
  * JSON that `--rustc-output-format` expects.
  */
-export async function runChild(plan: ChildPlan, io: RunIO): Promise<ChildOutcome> {
+export async function runChild(
+  plan: ChildPlan,
+  io: RunIO,
+  hooks: ChildHooks = {},
+): Promise<ChildOutcome> {
   const options = plan.output;
   debug(`child argv: ${JSON.stringify([plan.executable, ...plan.args])}`);
   const child = options.stdoutFile === undefined
@@ -53,6 +65,7 @@ export async function runChild(plan: ChildPlan, io: RunIO): Promise<ChildOutcome
 
   // Taken now, while the child cannot have been reaped: after that its id may be a stranger's.
   const self = processIdentity(child.pid);
+  hooks.started?.(child.pid);
   let receivedSignal: number | undefined;
   const kill = () => signalProcessTree(self, "SIGKILL");
   if (io.cancel?.aborted) kill();
@@ -77,7 +90,7 @@ export async function runChild(plan: ChildPlan, io: RunIO): Promise<ChildOutcome
     stdoutDone?.catch(kill);
     const outcome = await pumpStderr(child.stderr, {
       forward: stderrFile ?? io.childStderr,
-      raw: outputFile,
+      raw: tapped(outputFile, hooks.stderr),
       format: options.format,
       quitOnMetadata: options.quitOnMetadata,
       bound,
@@ -144,6 +157,21 @@ class OutputFiles {
   close(): void {
     for (const file of this.#open) file.close();
   }
+}
+
+/** `sink` (if any), with `tap` seeing every byte first. */
+function tapped(
+  sink: ByteSink | undefined,
+  tap: ((bytes: Uint8Array) => void) | undefined,
+): ByteSink | undefined {
+  if (tap === undefined) return sink;
+  return {
+    async write(bytes) {
+      const written = sink ? await sink.write(bytes) : bytes.length;
+      tap(bytes.subarray(0, written));
+      return written;
+    },
+  };
 }
 
 async function copyAll(

@@ -36,7 +36,7 @@ export interface ChildHooks {
 }
 
 /**
- * Spawns the planned child and waits for it.
+ * Spawns the planned child and waits for it; `hooks` follow the run.
  *
  * @example
  * ```ts
@@ -159,7 +159,7 @@ class OutputFiles {
   }
 }
 
-/** `sink` (if any), with `tap` seeing every byte first. */
+/** `sink` (if any), with `tap` seeing every byte it takes. */
 function tapped(
   sink: ByteSink | undefined,
   tap: ((bytes: Uint8Array) => void) | undefined,

@@ -15,11 +15,10 @@ export { type ChildHooks, type ChildOutcome, runChild } from "./run_child.ts";
 export { isRunning, onStopSignals, type ProcessIdentity, processIdentity } from "./process_tree.ts";
 export {
   ORPHAN_GRACE_MS,
+  OrphanGuard,
   type PumpOptions,
   type PumpOutcome,
   pumpStderr,
-  type ReadBound,
-  untilOrphaned,
 } from "./stderr_pump.ts";
 export {
   classifyRustcLine,

@@ -17,7 +17,7 @@ import {
   stopProcessTree,
 } from "./process_tree.ts";
 import { spawnChild, spawnIntoFile } from "./spawn.ts";
-import { pumpStderr, type ReadBound, untilOrphaned } from "./stderr_pump.ts";
+import { OrphanGuard, pumpStderr } from "./stderr_pump.ts";
 
 /** How the child ended. */
 export interface ChildOutcome {
@@ -82,9 +82,9 @@ export async function runChild(
     const stderrFile = files.open("--stderr-file", options.stderrFile);
     const outputFile = files.open("--output-file", options.outputFile);
     // Once the child is gone, processes it left behind must not hold the run by its pipes.
-    const bound = untilOrphaned(child.status);
+    const guard = new OrphanGuard(child.status);
     const stdoutDone = child.stdout && io.childStdout
-      ? copyAll(child.stdout, io.childStdout, bound)
+      ? copyAll(child.stdout, io.childStdout, guard)
       : undefined;
     // A failed write to stdout must not wait for stderr to end: the child is stopped at once.
     stdoutDone?.catch(kill);
@@ -93,7 +93,7 @@ export async function runChild(
       raw: tapped(outputFile, hooks.stderr),
       format: options.format,
       quitOnMetadata: options.quitOnMetadata,
-      bound,
+      guard,
     });
     if (outcome.stoppedAtMetadata) {
       debug("metadata emitted: killing the child");
@@ -177,13 +177,12 @@ function tapped(
 async function copyAll(
   from: ReadableStream<Uint8Array>,
   to: ByteSink,
-  bound: ReadBound,
+  guard: OrphanGuard,
 ): Promise<void> {
   const reader = from.getReader();
   try {
     for (;;) {
-      const result = await bound(reader.read());
-      if (result === undefined) return void await reader.cancel();
+      const result = await guard.read(reader, () => reader.read());
       if (result.done) return;
       await writeAll(to, result.value);
     }

@@ -51,8 +51,8 @@ export const FLAG_DEFINITIONS: readonly FlagDefinition[] = [
   {
     name: "--incremental-store",
     kind: "single",
-    help: "DIR: keep rustc's incremental state in DIR across runs (locked, keyed by the child's " +
-      "command line; ${KEY} substituted); appends -Cincremental. Problems start cold.",
+    help: "DIR: keep rustc's incremental state in DIR across runs (locked, keyed by what the " +
+      "child receives; ${KEY} substituted); appends -Cincremental. Problems start cold.",
   },
   { name: "--out-dir", kind: "single", help: "Set OUT_DIR=${pwd}/PATH and ${out_dir}=PATH." },
   { name: "--output-file", kind: "single", help: "Log all unprocessed child stderr to this file." },
@@ -230,7 +230,7 @@ export function helpText(programName: string): string {
     `Help for ${programName}: [options] -- [extra arguments]`,
     ...lines,
     "\t--help\tPrint this help on stderr and exit 0.",
-    "\t--version\tPrint the version and the Deno it runs on, and exit 0.",
+    "\t--version\tThe only argument: print the version and the Deno it runs on, and exit 0.",
     "\t--persistent_worker\tServe Bazel's JSON persistent-worker protocol on stdin/stdout.",
     "\t@FLAGFILE\tFirst and only argument: read the whole command line from FLAGFILE, one " +
     "argument per line (Bazel's multiline param file).",

@@ -305,6 +305,20 @@ Deno.test("SIGKILL to a wrapper whose child still runs: the next run on the stor
   );
 });
 
+Deno.test("an owner record that cannot be written is one line; the child runs on and the run succeeds", async () => {
+  await using dir = await tempDir();
+  Deno.mkdirSync(`${dir.path}/store/owner`, { recursive: true }); // in the way of the record
+  const child = writeScript(dir.path, "child.sh", "echo ran");
+  const result = await runWrapper(["--incremental-store", "store", "--", child], {
+    cwd: dir.path,
+  });
+  assert.deepEqual([result.code, result.stdout], [0, "ran\n"]);
+  assert.match(
+    result.stderr,
+    /^process wrapper: incremental store store: cannot record the child \(IsADirectory: [^\n]*\)\n$/,
+  );
+});
+
 Deno.test({
   name: "rustc failing on a full disk under the store: one line, compiled again without " +
     "incremental state, and it succeeds",

@@ -208,7 +208,14 @@ export async function leaseIncrementalStore(
       kept,
       childStarted(pid) {
         const { start } = processIdentity(pid);
-        Deno.writeTextFileSync(`${root}/owner`, `${pid} ${start ?? ""}\n`);
+        try {
+          Deno.writeTextFileSync(`${root}/owner`, `${pid} ${start ?? ""}\n`);
+        } catch (error) {
+          // The child runs on: only a run after this wrapper's death would not wait for it.
+          warn(wrapperMessage(
+            `incremental store ${root}: cannot record the child (${describeError(error)})`,
+          ));
+        }
       },
       [Symbol.dispose]() {
         try {

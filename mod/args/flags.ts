@@ -194,7 +194,7 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
     if (definition === undefined) {
       throw new WrapperError(
         `unknown flag "${flag}"` +
-          (afterValues || !flag.startsWith("--") ? ` (${FORGOTTEN_SEPARATOR_HINT})` : ""),
+          (afterValues || !flag.startsWith("-") ? ` (${FORGOTTEN_SEPARATOR_HINT})` : ""),
       );
     }
     const start = index;

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { WrapperError, wrapperErrorLine } from "./mod/errors.ts";
+import { WrapperError, wrapperErrorLine, wrapperMessage } from "./mod/errors.ts";
 import type { StoreLease } from "./mod/store/mod.ts";
 import {
   type ChildPlan,
@@ -97,9 +97,8 @@ export async function runOnce(argv: readonly string[], io: RunIO): Promise<numbe
     if (options.exitEarly) return 0;
 
     using store = await leaseStore(plan, io);
-    const args = store ? [...plan.args, `-Cincremental=${store.directory}`] : plan.args;
-    const { code } = await runChild(
-      { ...plan, args: seeds || store ? await onlyWhereMade(args, options) : args },
+    const { code } = store ? await runWithStore(plan, store, options, io) : await runChild(
+      seeds ? { ...plan, args: await onlyWhereMade(plan.args, options) } : plan,
       io,
     );
     if (code === 0) {
@@ -118,16 +117,13 @@ export async function runOnce(argv: readonly string[], io: RunIO): Promise<numbe
 /** The store is loaded only by the command lines that use one. */
 async function leaseStore(plan: ChildPlan, io: RunIO): Promise<StoreLease | undefined> {
   if (plan.incrementalStore === undefined) return undefined;
-  const { leaseIncrementalStore, leaseStoreCopy } = await import("./mod/store/mod.ts");
+  const { childInputs, leaseIncrementalStore, leaseStoreCopy } = await import(
+    "./mod/store/mod.ts"
+  );
   // Killed once metadata is written, rustc would never finalize: it reads a private copy.
   return plan.output.quitOnMetadata
     ? await leaseStoreCopy(plan.incrementalStore, io.warn)
-    : await leaseIncrementalStore(
-      plan.incrementalStore,
-      [plan.executable, ...plan.args],
-      io.warn,
-      io.cancel,
-    );
+    : await leaseIncrementalStore(plan.incrementalStore, childInputs(plan), io.warn, io.cancel);
 }
 
 /** Seeded or stored state reaches rustc only in the working directory that made it. */
@@ -138,6 +134,28 @@ async function onlyWhereMade(
   const { reusableHere } = await import("./mod/seed/mod.ts");
   const seeded = [options.copySeed?.destination, options.seedPrevDir?.destination];
   return reusableHere(args, Deno.cwd(), seeded.filter((path) => path !== undefined));
+}
+
+/**
+ * Runs the child with `-Cincremental` in the store (where the store's state
+ * was made); when it fails on a full disk, once more without (a store
+ * problem is never fatal).
+ */
+async function runWithStore(plan: ChildPlan, store: StoreLease, options: Options, io: RunIO) {
+  const { fullDiskWatch } = await import("./mod/store/mod.ts");
+  const watch = fullDiskWatch();
+  const args = await onlyWhereMade([...plan.args, `-Cincremental=${store.directory}`], options);
+  const outcome = await runChild(
+    { ...plan, args },
+    io,
+    { started: (pid) => store.childStarted?.(pid), stderr: watch.stderr },
+  );
+  if (outcome.code === 0 || !watch.full) return outcome;
+  io.warn(wrapperMessage(
+    `incremental store ${plan.incrementalStore}: the disk is full: ` +
+      "compiling again without incremental state",
+  ));
+  return await runChild(plan, io);
 }
 
 /** Seeding is loaded only by the command lines that seed. */

@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { FLAG_DEFINITIONS, VERSION } from "../mod/args/mod.ts";
+import { FLAG_DEFINITIONS, FORGOTTEN_SEPARATOR_HINT, VERSION } from "../mod/args/mod.ts";
 import {
   existsAt,
   isAlive,
@@ -16,6 +16,7 @@ import {
   wrapperCommand,
   writeScript,
 } from "./helpers.ts";
+import { canRunUnprivileged, prepareUnprivileged } from "./unprivileged.ts";
 
 const PRINT_ARGS = 'for a in "$@"; do printf "%s\\n" "$a"; done';
 
@@ -253,6 +254,61 @@ Deno.test("--version prints the version and the Deno it runs on, on stdout", asy
   assert.equal(result.stdout, `process_wrapper ${VERSION} (deno ${Deno.version.deno})\n`);
 });
 
+Deno.test("a forgotten `--`: --version is the version only alone; a program-like word gets a hint", async () => {
+  await using dir = await tempDir();
+  const hinted: [string[], string][] = [
+    [["--subst", "pwd=/x", "rustc", "--version"], 'unknown flag "--version"'],
+    [
+      ["--rustc-output-format", "rendered", "rustc", "--version"],
+      'flag "--rustc-output-format" can only appear once',
+    ],
+    [["--subst", "pwd=/x", "--subst", "rustc"], "\"--subst\" value 'rustc' is not KEY=VALUE"],
+    [
+      ["--copy-output", "a", "b", "rustc"],
+      '"--copy-output" needs exactly 2 parameters, 3 provided',
+    ],
+  ];
+  for (const [args, expected] of hinted) {
+    const result = await runWrapper(args, { cwd: dir.path });
+    assert.deepEqual(
+      [result.code, result.stdout, result.stderr],
+      [1, "", `process wrapper error: ${expected} (${FORGOTTEN_SEPARATOR_HINT})\n`],
+      args.join(" "),
+    );
+  }
+  // Errors that no forgotten `--` explains get no hint.
+  const plain: [string[], string][] = [
+    [["--version", "--", "/bin/true"], 'unknown flag "--version"'],
+    [
+      ["--out-dir", "a", "--out-dir", "b", "--", "/bin/true"],
+      'flag "--out-dir" can only appear once',
+    ],
+  ];
+  for (const [args, expected] of plain) {
+    const result = await runWrapper(args, { cwd: dir.path });
+    assert.deepEqual(
+      [result.code, result.stdout, result.stderr],
+      [1, "", `process wrapper error: ${expected}\n`],
+      args.join(" "),
+    );
+  }
+});
+
+Deno.test("--subst values chained 30 deep: one line naming --subst, quickly; 4 deep still expands", async () => {
+  const chain = (depth: number) =>
+    Array.from({ length: depth }, (_, i) => ["--subst", `k${i}=\${k${i + 1}}\${k${i + 1}}`]).flat();
+  const started = performance.now();
+  const deep = await runWrapper([...chain(30), "--", "/bin/echo", "${k0}"]);
+  assert.equal(deep.code, 1);
+  assert.match(
+    deep.stderr,
+    /^process wrapper error: --subst k\d+: the text would grow past 16 MiB[^\n]*\n$/,
+  );
+  assert.ok(performance.now() - started < 5000, "the substitution was not bounded");
+  const shallow = await runWrapper([...chain(4), "--subst", "k4=x", "--", "/bin/echo", "${k0}"]);
+  assert.deepEqual([shallow.code, shallow.stdout], [0, "x".repeat(16) + "\n"]);
+});
+
 Deno.test("bad input: one clear line naming the flag or file, non-zero, no files written", async () => {
   await using dir = await tempDir();
   Deno.writeTextFileSync(`${dir.path}/p.params`, "--x\n");
@@ -316,9 +372,11 @@ Deno.test("bad input: one clear line naming the flag or file, non-zero, no files
       `${args.join(" ")}: ${lines[0]}`,
     );
   }
+  // Only --stdout-file is opened before the child starts, as upstream opens it.
   assert.deepEqual([...Deno.readDirSync(dir.path)].map((e) => e.name).sort(), [
     "bad.env",
     "latin1.args",
+    "o.txt",
     "p.params",
   ]);
 });
@@ -425,4 +483,91 @@ Deno.test("--stdout-file is the child's own stdout: a grandchild keeping it open
     "grandchild.pid",
     "out.txt",
   ]);
+});
+
+Deno.test({
+  name:
+    "--stdout-file opens its path as upstream: through a symlink, into devices and a FIFO, a file kept with its mode",
+  ignore: Deno.uid() !== 0, // mknod
+  async fn() {
+    await using dir = await tempDir();
+    const at = (name: string) => `${dir.path}/${name}`;
+    const echo = (path: string) =>
+      runWrapper(["--stdout-file", path, "--", "/bin/echo", "hi"], { cwd: dir.path });
+
+    Deno.writeTextFileSync(at("target.txt"), "the previous content, longer");
+    Deno.symlinkSync("target.txt", at("link.txt"));
+    assert.equal((await echo("link.txt")).code, 0);
+    assert.ok(Deno.lstatSync(at("link.txt")).isSymlink, "the symlink was replaced");
+    assert.equal(Deno.readTextFileSync(at("target.txt")), "hi\n");
+
+    Deno.writeTextFileSync(at("kept.txt"), "the previous content, longer", { mode: 0o600 });
+    Deno.chmodSync(at("kept.txt"), 0o600);
+    assert.equal((await echo("kept.txt")).code, 0);
+    assert.equal(Deno.readTextFileSync(at("kept.txt")), "hi\n");
+    assert.equal(Deno.statSync(at("kept.txt")).mode! & 0o777, 0o600);
+
+    // Our own /dev/null and /dev/full, in the test's directory.
+    assert.equal((await run("mknod", [at("null"), "c", "1", "3"])).code, 0);
+    assert.equal((await run("mknod", [at("full"), "c", "1", "7"])).code, 0);
+    assert.equal((await echo("null")).code, 0);
+    const full = await echo("full");
+    assert.notEqual(full.code, 0, "writing to a full device succeeded");
+    for (const device of ["null", "full"]) {
+      assert.ok(Deno.lstatSync(at(device)).isCharDevice, `${device} is no longer a device`);
+    }
+
+    assert.equal((await run("mkfifo", [at("fifo")])).code, 0);
+    const reader = new Deno.Command("/bin/cat", { args: [at("fifo")], stdout: "piped" }).output();
+    assert.equal((await echo("fifo")).code, 0);
+    assert.equal(new TextDecoder().decode((await reader).stdout), "hi\n");
+    assert.ok(Deno.lstatSync(at("fifo")).isFifo, "the FIFO was replaced");
+  },
+});
+
+Deno.test({
+  name: "as an unprivileged user: --stdout-file /dev/null works",
+  ignore: !canRunUnprivileged,
+  async fn() {
+    await using dir = await tempDir();
+    const nobody = await prepareUnprivileged(dir.path);
+    const result = await nobody.wrapper(
+      ["--stdout-file", "/dev/null", "--", "/bin/echo", "hi"],
+      `${dir.path}/home`,
+    );
+    assert.deepEqual([result.code, result.stderr], [0, ""]);
+  },
+});
+
+Deno.test("with --stdout-file as without: a non-UTF-8 inherited variable passes, a NUL byte is one line", async () => {
+  await using dir = await tempDir();
+  Deno.writeTextFileSync(`${dir.path}/nul.env`, "A=x\0y\n");
+  Deno.writeTextFileSync(`${dir.path}/nul.args`, "--x\0y\n");
+  const viaShell = (script: string) =>
+    run("/bin/sh", ["-c", script], {
+      cwd: dir.path,
+      env: { DENO: Deno.execPath(), MAIN: MAIN_TS },
+    });
+  for (const flag of ["", "--stdout-file out.txt"]) {
+    const passed = await viaShell(
+      `X="$(printf 'a\\377b')" "$DENO" run -A "$MAIN" ${flag} -- /bin/sh -c 'printf %s "$X" > x.bin'`,
+    );
+    assert.equal(passed.code, 0, passed.stderr);
+    assert.deepEqual([...Deno.readFileSync(`${dir.path}/x.bin`)], [0x61, 0xff, 0x62], flag);
+    for (
+      const [file, program] of [["--env-file nul.env", "/bin/true"], [
+        "--arg-file nul.args",
+        "/bin/echo",
+      ]]
+    ) {
+      const refused = await viaShell(`"$DENO" run -A "$MAIN" ${flag} ${file} -- ${program}`);
+      assert.equal(refused.code, 1, `${flag} ${file}`);
+      assert.equal(
+        refused.stderr,
+        `process wrapper error: failed to spawn child process ${program}: TypeError: ` +
+          `Failed to spawn '${program}': nul byte found in provided data\n`,
+        `${flag} ${file}`,
+      );
+    }
+  }
 });

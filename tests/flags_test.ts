@@ -52,7 +52,7 @@ Deno.test("a single flag given twice or with two values can only appear once", (
   );
   assert.deepEqual(
     errorOf(["--touch-file", "a", "b", "--", "x"]),
-    'flag "--touch-file" can only appear once',
+    'flag "--touch-file" can only appear once (did you forget `--` before the command?)',
   );
 });
 
@@ -63,7 +63,14 @@ Deno.test("a flag without a value is missing parameter(s)", () => {
 
 Deno.test("unknown --names and bare arguments before -- are unknown flags", () => {
   assert.deepEqual(errorOf(["--nope", "1", "--", "x"]), 'unknown flag "--nope"');
-  assert.deepEqual(errorOf(["rustc", "--", "x"]), 'unknown flag "rustc"');
+  assert.deepEqual(
+    errorOf(["rustc", "--", "x"]),
+    'unknown flag "rustc" (did you forget `--` before the command?)',
+  );
+  assert.deepEqual(
+    errorOf(["--subst", "a=b", "--nope", "--", "x"]),
+    'unknown flag "--nope" (did you forget `--` before the command?)',
+  );
   assert.deepEqual(errorOf(["-v", "--", "x"]), 'unknown flag "-v"');
 });
 

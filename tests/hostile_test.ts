@@ -5,10 +5,13 @@
  */
 
 import assert from "node:assert/strict";
+import { processIdentity, signalProcessTree, stopProcessTree } from "../mod/exec/process_tree.ts";
+import { ORPHAN_GRACE_MS } from "../mod/exec/mod.ts";
 import {
   existsAt,
   fingerprintTree,
   isAlive,
+  MAIN_TS,
   MANY_FILES_PARENT,
   reaped,
   run,
@@ -19,6 +22,7 @@ import {
   tempDir,
   threeLevelChild,
   threeLevelPids,
+  which,
   within,
   wrapperCommand,
   writeScript,
@@ -104,6 +108,91 @@ Deno.test("SIGTERM to the wrapper ends a child three levels deep (a great-grandc
   await wrapper.stderr.cancel();
   assert.equal(status.code, 143);
   assert.deepEqual(await stillAlive(pids, 5000), [], "every level is dead");
+});
+
+Deno.test("a job the child orphaned holding stderr: the run ends about ORPHAN_GRACE_MS after the child", async () => {
+  await using dir = await tempDir();
+  // The job is no descendant once its shell has exited: only the pipe ties it to the run.
+  const wrapper = wrapperCommand(
+    ["--", "/bin/sh", "-c", "sleep 10 & echo $! > job; echo hi >&2"],
+    { cwd: dir.path },
+  ).spawn();
+  const started = performance.now();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const [status, stderr] = await Promise.race([
+    Promise.all([wrapper.status, new Response(wrapper.stderr).text()]),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error("the wrapper waited for the orphan")), 5_000);
+    }),
+  ]).finally(() => clearTimeout(timer));
+  const elapsed = performance.now() - started;
+  await wrapper.stdout.cancel();
+  Deno.kill(Number(Deno.readTextFileSync(`${dir.path}/job`)), "SIGKILL");
+  assert.deepEqual([status.code, stderr], [0, "hi\n"]);
+  assert.ok(elapsed >= ORPHAN_GRACE_MS, `${elapsed} ms: the pipe was not read to its grace`);
+});
+
+Deno.test("a stale identity (the same id, another start time) is never signalled", async () => {
+  const stranger = new Deno.Command("/bin/sleep", { args: ["30"] }).spawn();
+  try {
+    const { pid, start } = processIdentity(stranger.pid);
+    // What the wrapper holds once a process it listed is reaped and its id given to another.
+    const stale = { pid, start: String(Number(start) - 1) };
+    signalProcessTree(stale, "SIGKILL");
+    await stopProcessTree(stale, "SIGTERM", Promise.resolve());
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.ok(isAlive(pid), "a process that is not the one listed was signalled");
+    signalProcessTree({ pid, start }, "SIGKILL");
+    assert.equal((await stranger.status).signal, "SIGKILL");
+  } finally {
+    if (isAlive(stranger.pid)) stranger.kill("SIGKILL");
+  }
+});
+
+Deno.test({
+  name:
+    "SIGTERM to a run whose child's job died: the job's id, reused by a stranger, is not killed",
+  // A private PID namespace, where /proc/sys/kernel/ns_last_pid chooses the next id (it exists
+  // for that namespace only): the stranger gets the dead job's id at once, not after 4M forks.
+  ignore: Deno.uid() !== 0 || which("unshare") === undefined,
+  async fn() {
+    await using dir = await tempDir();
+    // The child outlives its job: on SIGTERM it waits for the test to say "go", then exits.
+    writeScript(
+      dir.path,
+      "child.sh",
+      "trap 'while [ ! -e go ]; do sleep 0.05; done; exit 0' TERM; sleep 600 & echo $! > job; wait",
+    );
+    const scenario = writeScript(
+      dir.path,
+      "scenario.sh",
+      `"$DENO" run -A "$MAIN" -- ./child.sh &
+wrapper=$!
+while [ ! -s job ]; do sleep 0.05; done
+job=$(cat job)
+kill -TERM $wrapper
+while [ -e /proc/$job ]; do sleep 0.05; done
+for attempt in 1 2 3 4 5; do
+  echo $((job - 1)) > /proc/sys/kernel/ns_last_pid
+  sleep 30 &
+  stranger=$!
+  [ "$stranger" = "$job" ] && break
+  kill $stranger
+done
+[ "$stranger" = "$job" ] || { echo "the id $job was not reused"; exit 2; }
+touch go
+wait $wrapper
+echo "wrapper $?"
+if kill -0 $stranger 2>/dev/null; then echo "stranger alive"; kill $stranger; else echo "stranger killed"; fi
+`,
+    );
+    const result = await run(
+      "timeout",
+      ["60", "unshare", "--pid", "--fork", "--mount-proc", scenario],
+      { cwd: dir.path, env: { DENO: Deno.execPath(), MAIN: MAIN_TS } },
+    );
+    assert.deepEqual(result.stdout, "wrapper 143\nstranger alive\n", result.stderr);
+  },
 });
 
 Deno.test("SIGKILL in the middle of a 100k-file seed: PREV intact, DEST partial links of PREV, a rerun completes", async () => {

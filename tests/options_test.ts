@@ -28,7 +28,7 @@ Deno.test("pair flags need exactly two values", () => {
     );
     assert.deepEqual(
       messageOf([flag, "a", "b", "c", "--", "x"]),
-      `"${flag}" needs exactly 2 parameters, 3 provided`,
+      `"${flag}" needs exactly 2 parameters, 3 provided (did you forget \`--\` before the command?)`,
     );
     // An empty DEST would seed into the file-system root.
     assert.deepEqual(messageOf([flag, "a", "", "--", "x"]), `"${flag}" has an empty path`);

@@ -8,15 +8,19 @@
 import assert from "node:assert/strict";
 import {
   existsAt,
+  isAlive,
+  MAIN_TS,
   reaped,
   run,
   runWrapper,
   RUSTC,
   tempDir,
+  which,
   within,
   wrapperCommand,
   writeScript,
 } from "./helpers.ts";
+import { processIdentity } from "../mod/exec/mod.ts";
 import { editOneFunction, writeCrate } from "../fixtures/gen_crate.ts";
 import { sessionReuse } from "../fixtures/rustc_reuse.ts";
 
@@ -237,5 +241,184 @@ Deno.test({
     const argv = /child argv: (.*)\n/.exec(debugged.stderr)?.[1];
     assert.ok(argv !== undefined, debugged.stderr);
     assert.doesNotMatch(argv, /incremental/);
+  },
+});
+
+/** A child that says whether its store kept state ("kept") or not ("fresh"), then leaves some. */
+const REPORTS_STATE = 'for a; do incr="${a#-Cincremental=}"; done\n' +
+  'if [ -e "$incr/state" ]; then echo kept; else echo fresh; fi\n' +
+  'mkdir -p "$incr/crate-$(basename "$0")"; touch "$incr/state"';
+
+Deno.test("the key covers what the child receives: @param contents, env-file values, the env, the executable", async () => {
+  await using dir = await tempDir();
+  const at = (name: string) => `${dir.path}/${name}`;
+  writeScript(dir.path, "rustc-a", REPORTS_STATE);
+  writeScript(dir.path, "rustc-b", `${REPORTS_STATE}\n# another toolchain`);
+  Deno.writeTextFileSync(at("lib.params"), "-Copt-level=0\n");
+  Deno.writeTextFileSync(at("build.env"), "CARGO_PKG_VERSION=1.0.0\n");
+  const compile = (program: string, env: Record<string, string> = {}) =>
+    runWrapper(
+      ["--incremental-store", "store", "--env-file", "build.env", "--", program, "@lib.params"],
+      { cwd: dir.path, env },
+    ).then(({ code, stdout, stderr }) => {
+      assert.equal(code, 0, stderr);
+      return stdout.trim();
+    });
+  assert.equal(await compile("./rustc-a"), "fresh");
+  assert.equal(await compile("./rustc-a"), "kept");
+  Deno.writeTextFileSync(at("lib.params"), "-Copt-level=3\n");
+  assert.equal(await compile("./rustc-a"), "fresh", "a changed @param file kept the state");
+  Deno.writeTextFileSync(at("build.env"), "CARGO_PKG_VERSION=1.0.1\n");
+  assert.equal(await compile("./rustc-a"), "fresh", "a changed env-file value kept the state");
+  assert.equal(await compile("./rustc-a", { RUSTUP_TOOLCHAIN: "nightly" }), "fresh");
+  assert.equal(await compile("./rustc-a", { RUSTUP_TOOLCHAIN: "nightly" }), "kept");
+  // Another toolchain: its state replaces the first's, no second crate directory stays.
+  assert.equal(await compile("./rustc-b", { RUSTUP_TOOLCHAIN: "nightly" }), "fresh");
+  assert.deepEqual(
+    [...Deno.readDirSync(at("store/incr"))].map(({ name }) => name).sort(),
+    ["crate-rustc-b", "state"],
+  );
+});
+
+Deno.test("a store, or its key, that is a symbolic link is refused in one line; its target is untouched", async () => {
+  await using dir = await tempDir();
+  const at = (name: string) => `${dir.path}/${name}`;
+  Deno.mkdirSync(at("victim/incr"), { recursive: true });
+  Deno.writeTextFileSync(at("victim/incr/precious"), "mine");
+  Deno.writeTextFileSync(at("victim/key"), "not a key\n");
+  Deno.writeTextFileSync(at("victim.txt"), "mine too\n");
+  Deno.symlinkSync(at("victim"), at("linked-store"));
+  Deno.mkdirSync(at("store"));
+  Deno.symlinkSync(at("victim.txt"), at("store/key"));
+  const child = writeScript(dir.path, "child.sh", 'printf "%s\\n" "$@"');
+  for (const [root, link] of [["linked-store", "linked-store"], ["store", "store/key"]]) {
+    const result = await runWrapper(["--incremental-store", at(root), "--", child, "a"]);
+    assert.deepEqual([result.code, result.stdout], [0, "a\n"], root);
+    assert.equal(
+      result.stderr,
+      `process wrapper: incremental store ${at(root)} unusable (${at(link)} is a symbolic link): ` +
+        "compiling without incremental state\n",
+    );
+  }
+  assert.equal(Deno.readTextFileSync(at("victim/incr/precious")), "mine");
+  assert.equal(Deno.readTextFileSync(at("victim/key")), "not a key\n");
+  assert.equal(Deno.readTextFileSync(at("victim.txt")), "mine too\n");
+});
+
+Deno.test("the private copy of a SIGKILLed metadata run is removed by the next run; a live run's stays", async () => {
+  await using dir = await tempDir();
+  const scratch = `${dir.path}/store/scratch`;
+  const live = new Deno.Command("/bin/sleep", { args: ["30"] }).spawn();
+  try {
+    const { pid, start } = processIdentity(live.pid);
+    Deno.mkdirSync(`${scratch}/${pid}-${start}-in-use`, { recursive: true });
+    // A metadata run whose child never emits metadata, killed with its wrapper.
+    const metadataRun = wrapperCommand([
+      "--incremental-store",
+      "store",
+      "--rustc-output-format",
+      "json",
+      "--rustc-quit-on-rmeta",
+      "true",
+      "--",
+      "/bin/sh",
+      "-c",
+      "echo $$ > child.pid; exec sleep 30",
+    ], { cwd: dir.path }).spawn();
+    while (!existsAt(`${dir.path}/child.pid`)) await new Promise((r) => setTimeout(r, 10));
+    metadataRun.kill("SIGKILL");
+    await metadataRun.status;
+    await metadataRun.stdout.cancel();
+    await metadataRun.stderr.cancel();
+    Deno.kill(Number(Deno.readTextFileSync(`${dir.path}/child.pid`)), "SIGKILL");
+    assert.equal([...Deno.readDirSync(scratch)].length, 2, "the killed run left its copy");
+
+    const next = await runWrapper(["--incremental-store", "store", "--", "/bin/true"], {
+      cwd: dir.path,
+    });
+    assert.equal(next.code, 0, next.stderr);
+    assert.deepEqual([...Deno.readDirSync(scratch)].map(({ name }) => name), [
+      `${pid}-${start}-in-use`,
+    ]);
+  } finally {
+    live.kill("SIGKILL");
+    await live.status;
+  }
+});
+
+Deno.test("SIGKILL to a wrapper whose child still runs: the next run on the store waits for that child", async () => {
+  await using dir = await tempDir();
+  const first = writeScript(
+    dir.path,
+    "first.sh",
+    "echo first-start >> log; echo $$ > first.pid; sleep 1; echo first-end >> log",
+  );
+  const second = writeScript(dir.path, "second.sh", "echo second >> log");
+  const wrapper = wrapperCommand(["--incremental-store", "store", "--", first], {
+    cwd: dir.path,
+  }).spawn();
+  while (!existsAt(`${dir.path}/first.pid`)) await new Promise((r) => setTimeout(r, 10));
+  wrapper.kill("SIGKILL");
+  await wrapper.status;
+  await wrapper.stdout.cancel();
+  await wrapper.stderr.cancel();
+  const firstChild = Number(Deno.readTextFileSync(`${dir.path}/first.pid`));
+  assert.ok(isAlive(firstChild), "the first child should outlive its wrapper");
+  const result = await runWrapper(["--incremental-store", "store", "--", second], {
+    cwd: dir.path,
+  });
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(
+    Deno.readTextFileSync(`${dir.path}/log`),
+    "first-start\nfirst-end\nsecond\n",
+    "the second run wrote the store while the first child still did",
+  );
+});
+
+Deno.test("an owner record that cannot be written is one line; the child runs on and the run succeeds", async () => {
+  await using dir = await tempDir();
+  Deno.mkdirSync(`${dir.path}/store/owner`, { recursive: true }); // in the way of the record
+  const child = writeScript(dir.path, "child.sh", "echo ran");
+  const result = await runWrapper(["--incremental-store", "store", "--", child], {
+    cwd: dir.path,
+  });
+  assert.deepEqual([result.code, result.stdout], [0, "ran\n"]);
+  assert.match(
+    result.stderr,
+    /^process wrapper: incremental store store: cannot record the child \(IsADirectory: [^\n]*\)\n$/,
+  );
+});
+
+Deno.test({
+  name: "rustc failing on a full disk under the store: one line, compiled again without " +
+    "incremental state, and it succeeds",
+  // A 256 KiB tmpfs in a private mount namespace: nothing outside the test sees it.
+  ignore: RUSTC === undefined || Deno.uid() !== 0 || which("unshare") === undefined,
+  async fn() {
+    await using dir = await tempDir();
+    writeCrate(`${dir.path}/src`, SHAPE);
+    Deno.mkdirSync(`${dir.path}/small`);
+    Deno.mkdirSync(`${dir.path}/out`);
+    const scenario = writeScript(
+      dir.path,
+      "scenario.sh",
+      "mount -t tmpfs -o size=256k tmpfs small || exit 2\n" +
+        'exec "$DENO" run -A "$MAIN" --incremental-store small/store -- "$RUSTC" ' +
+        "--crate-type=rlib --crate-name=gen src/lib.rs --emit=link --out-dir=out",
+    );
+    const result = await run("unshare", ["--mount", scenario], {
+      cwd: dir.path,
+      env: { DENO: Deno.execPath(), MAIN: MAIN_TS, RUSTC: RUSTC! },
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.ok(result.stderr.includes("(os error 28)"), result.stderr);
+    assert.ok(
+      result.stderr.endsWith(
+        "process wrapper: incremental store small/store: the disk is full: compiling again " +
+          "without incremental state\n",
+      ),
+      result.stderr,
+    );
+    assert.ok(Deno.statSync(`${dir.path}/out/libgen.rlib`).size > 0);
   },
 });

@@ -222,6 +222,25 @@ Deno.test("a sandboxDir request runs inside it, alone; the worker's directory is
   assert.deepEqual(byId[1], `${home}\n`);
 });
 
+Deno.test("a sandboxDir that does not exist is answered with one line naming it; the worker serves on", async () => {
+  await using dir = await tempDir();
+  const missing = `${dir.path}/gone`;
+  const { code, responses } = await serve([
+    request(1, ["--", "/bin/true"], { sandboxDir: missing }),
+    request(2, []),
+  ], () => Promise.resolve(0));
+  assert.equal(code, 0);
+  const byId = Object.fromEntries(responses.map((r) => [r.requestId, r]));
+  assert.deepEqual(byId[1].exitCode, 1);
+  assert.match(
+    byId[1].output,
+    new RegExp(
+      `^process wrapper error: sandboxDir ${missing}: cannot enter \\(NotFound: [^\n]*\\)\n$`,
+    ),
+  );
+  assert.deepEqual([byId[2].exitCode, byId[2].output], [0, ""]);
+});
+
 Deno.test("the real wrapper as a worker: only responses on stdout, runs as one-shot would", async () => {
   await using dir = await tempDir();
   Deno.writeTextFileSync(`${dir.path}/env`, "FROM_ENV_FILE=yes\n");
@@ -337,6 +356,44 @@ Deno.test("the real wrapper as a worker: SIGTERM kills every child in flight, th
   assert.equal(status.code, 143, log);
   assert.match(log, /SIGTERM: stopping 2 run\(s\)/);
   for (const pid of pids) assert.equal(isAlive(pid), false, `child ${pid} outlived the worker`);
+});
+
+Deno.test("the real wrapper as a worker: a job the child orphaned holding its pipes holds neither a response nor SIGTERM", async () => {
+  await using dir = await tempDir();
+  const worker = startWorker(dir.path, { stdout: "piped", stderr: "null" });
+  const writer = worker.stdin.getWriter();
+  const lines = worker.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const orphaning = (id: number) =>
+    encoder.encode(
+      JSON.stringify({
+        arguments: ["--", "/bin/sh", "-c", `sleep 10 & echo $! > job${id}; echo hi`],
+        requestId: id,
+      }) + "\n",
+    );
+  const jobs: number[] = [];
+  try {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const bounded = <T>(what: string, promise: Promise<T>) =>
+      Promise.race([
+        promise,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`${what} waited for the orphan`)), 5_000);
+        }),
+      ]).finally(() => clearTimeout(timer));
+    await writer.write(orphaning(1));
+    const answer = await bounded("the response", lines.read());
+    assert.deepEqual(JSON.parse(answer.value!), { exitCode: 0, output: "hi\n", requestId: 1 });
+    jobs.push(Number(Deno.readTextFileSync(`${dir.path}/job1`)));
+    await writer.write(orphaning(2));
+    while (!existsAt(`${dir.path}/job2`)) await delay(10);
+    jobs.push(Number(Deno.readTextFileSync(`${dir.path}/job2`)));
+    worker.kill("SIGTERM");
+    assert.equal((await bounded("SIGTERM", worker.status)).code, 143);
+  } finally {
+    for (const job of jobs) if (isAlive(job)) Deno.kill(job, "SIGKILL");
+    await writer.close().catch(() => {});
+    await lines.cancel();
+  }
 });
 
 Deno.test("a run printing 100 MB is answered, cut at the cap with a note, and the worker serves on", async () => {

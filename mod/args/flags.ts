@@ -51,8 +51,8 @@ export const FLAG_DEFINITIONS: readonly FlagDefinition[] = [
   {
     name: "--incremental-store",
     kind: "single",
-    help: "DIR: keep rustc's incremental state in DIR across runs (locked, keyed by the child's " +
-      "command line; ${KEY} substituted); appends -Cincremental. Problems start cold.",
+    help: "DIR: keep rustc's incremental state in DIR across runs (locked, keyed by what the " +
+      "child receives; ${KEY} substituted); appends -Cincremental. Problems start cold.",
   },
   { name: "--out-dir", kind: "single", help: "Set OUT_DIR=${pwd}/PATH and ${out_dir}=PATH." },
   { name: "--output-file", kind: "single", help: "Log all unprocessed child stderr to this file." },
@@ -103,11 +103,19 @@ const DEFINITIONS_BY_NAME: ReadonlyMap<string, FlagDefinition> = new Map(
   FLAG_DEFINITIONS.map((definition) => [definition.name, definition]),
 );
 
+/**
+ * Added to an error caused by a word that looks like the child program: a
+ * flag given more values than it takes, a `--subst` value without `=`, an
+ * unknown flag after a flag's values. Without `--`, the command and its first
+ * arguments become the last flag's values.
+ */
+export const FORGOTTEN_SEPARATOR_HINT = "did you forget `--` before the command?";
+
 /** What the grammar makes of a command line. */
 export interface ParsedCommandLine {
   /** `--help` was given: print {@linkcode helpText} and exit 0. */
   readonly help: boolean;
-  /** `--version` was given: print {@linkcode versionText} and exit 0. */
+  /** `--version` was the only argument: print {@linkcode versionText} and exit 0. */
   readonly version?: boolean;
   /** Every flag given, with its values in command-line order. */
   readonly flags: ReadonlyMap<string, readonly string[]>;
@@ -165,7 +173,9 @@ export function expandFlagfile(
  * Parses the wrapper's command line (program name excluded).
  *
  * A flag takes all following arguments up to the next one that begins with
- * `--`; `--` itself ends the wrapper's flags.
+ * `--`; `--` itself ends the wrapper's flags. `--version` (not upstream's) is
+ * the version only as the sole argument; elsewhere it is an unknown flag, as
+ * upstream has it, so a command line missing its `--` never exits 0.
  *
  * @example
  * ```ts
@@ -174,6 +184,10 @@ export function expandFlagfile(
  * const parsed = parseCommandLine(["--copy-seed", "a", "b", "--", "rustc", "--version"]);
  * assert.deepEqual(parsed.flags.get("--copy-seed"), ["a", "b"]);
  * assert.deepEqual(parsed.child, ["rustc", "--version"]);
+ * assert.throws(
+ *   () => parseCommandLine(["--subst", "pwd=/x", "rustc", "--version"]),
+ *   /unknown flag "--version" \(did you forget `--` before the command\?\)/,
+ * );
  * ```
  *
  * @throws {WrapperError} on an unknown flag, a flag with no value, or a
@@ -181,20 +195,32 @@ export function expandFlagfile(
  */
 export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
   const flags = new Map<string, string[]>();
+  if (argv.length === 1 && argv[0] === "--version") {
+    return { help: false, version: true, flags, child: [] };
+  }
   let index = 0;
+  let afterValues = false;
   while (index < argv.length) {
     const flag = argv[index++];
     if (flag === "--help") return { help: true, flags, child: [] };
-    if (flag === "--version") return { help: false, version: true, flags, child: [] };
     if (flag === "--") return { help: false, flags, child: argv.slice(index) };
     const definition = flag.startsWith("--") ? DEFINITIONS_BY_NAME.get(flag) : undefined;
-    if (definition === undefined) throw new WrapperError(`unknown flag "${flag}"`);
+    if (definition === undefined) {
+      throw new WrapperError(
+        `unknown flag "${flag}"` +
+          (afterValues || !flag.startsWith("-") ? ` (${FORGOTTEN_SEPARATOR_HINT})` : ""),
+      );
+    }
     const start = index;
     while (index < argv.length && !argv[index].startsWith("--")) index++;
     const values = argv.slice(start, index);
     if (values.length === 0) throw new WrapperError(`flag "${flag}" missing parameter(s)`);
+    afterValues = true;
     const previous = flags.get(flag);
-    if (definition.kind === "single" && (values.length > 1 || previous !== undefined)) {
+    if (definition.kind === "single" && values.length > 1) {
+      throw new WrapperError(`flag "${flag}" can only appear once (${FORGOTTEN_SEPARATOR_HINT})`);
+    }
+    if (definition.kind === "single" && previous !== undefined) {
       throw new WrapperError(`flag "${flag}" can only appear once`);
     }
     flags.set(flag, previous === undefined ? values : previous.concat(values));
@@ -218,7 +244,7 @@ export function helpText(programName: string): string {
     `Help for ${programName}: [options] -- [extra arguments]`,
     ...lines,
     "\t--help\tPrint this help on stderr and exit 0.",
-    "\t--version\tPrint the version and the Deno it runs on, and exit 0.",
+    "\t--version\tThe only argument: print the version and the Deno it runs on, and exit 0.",
     "\t--persistent_worker\tServe Bazel's JSON persistent-worker protocol on stdin/stdout.",
     "\t@FLAGFILE\tFirst and only argument: read the whole command line from FLAGFILE, one " +
     "argument per line (Bazel's multiline param file).",

@@ -14,6 +14,7 @@ export {
   FLAG_DEFINITIONS,
   type FlagDefinition,
   type FlagKind,
+  FORGOTTEN_SEPARATOR_HINT,
   helpText,
   parseCommandLine,
   type ParsedCommandLine,

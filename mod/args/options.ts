@@ -9,7 +9,7 @@
 
 import { WrapperError } from "../errors.ts";
 import type { RustcOutputFormat } from "../exec/rustc_json.ts";
-import type { ParsedCommandLine } from "./flags.ts";
+import { FORGOTTEN_SEPARATOR_HINT, type ParsedCommandLine } from "./flags.ts";
 import type { Substitution } from "./subst.ts";
 
 /** A `(source, destination)` pair from one of the pair flags. */
@@ -140,7 +140,10 @@ function pairOf(parsed: ParsedCommandLine, flag: string): PathPair | undefined {
   const values = parsed.flags.get(flag);
   if (values === undefined) return undefined;
   if (values.length !== 2) {
-    throw new WrapperError(`"${flag}" needs exactly 2 parameters, ${values.length} provided`);
+    const hint = values.length > 2 ? ` (${FORGOTTEN_SEPARATOR_HINT})` : "";
+    throw new WrapperError(
+      `"${flag}" needs exactly 2 parameters, ${values.length} provided${hint}`,
+    );
   }
   // An empty path would make "<dest>/<file>" a path from the file-system root.
   if (values.includes("")) throw new WrapperError(`"${flag}" has an empty path`);
@@ -150,7 +153,9 @@ function pairOf(parsed: ParsedCommandLine, flag: string): PathPair | undefined {
 function parseSubstitution(raw: string): Substitution {
   const separator = raw.indexOf("=");
   if (separator < 0) {
-    throw new WrapperError(`"--subst" value '${raw}' is not KEY=VALUE`);
+    throw new WrapperError(
+      `"--subst" value '${raw}' is not KEY=VALUE (${FORGOTTEN_SEPARATOR_HINT})`,
+    );
   }
   return { key: raw.slice(0, separator), value: raw.slice(separator + 1) };
 }

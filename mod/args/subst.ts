@@ -4,6 +4,17 @@
  * @module
  */
 
+import { WrapperError } from "../errors.ts";
+
+/**
+ * The longest text a `--subst` replacement may make. Values may name later
+ * keys, as upstream allows, so chained values grow a text exponentially
+ * (`k1=${k2}${k2}`, `k2=${k3}${k3}`, ...: 30 deep is gigabytes). No child can
+ * get such a text: Linux refuses an argument or environment entry over
+ * 128 KiB, and rustc's largest param files are a few MiB in all.
+ */
+export const MAX_SUBSTITUTED_LENGTH = 16 * 1024 * 1024;
+
 /** One `--subst KEY=VALUE`, VALUE not yet resolved (`${pwd}` stays as written). */
 export interface Substitution {
   /** The name between `${` and `}`. */
@@ -84,22 +95,37 @@ export function resolveSubstitutions(
 }
 
 /**
- * Replaces every `${KEY}` in `text`, one substitution after the other in
- * command-line order (so a value may itself hold a later `${KEY}`).
+ * Replaces every `${KEY}` in `text`, one pass per substitution in
+ * command-line order, as upstream does (so a value may itself hold a later
+ * `${KEY}`).
  *
  * @example
  * ```ts
  * import { substitute } from "./subst.ts";
  * import assert from "node:assert/strict";
  * assert.deepEqual(substitute("${pwd}/src", [{ key: "pwd", value: "/w" }]), "/w/src");
+ * const chained = Array.from({ length: 30 }, (_, i) => ({ key: `k${i}`, value: `\${k${i + 1}}`.repeat(2) }));
+ * assert.throws(() => substitute("${k0}", chained), /--subst k\d+: the text would grow past 16 MiB/);
  * ```
+ *
+ * @throws {WrapperError} naming the key whose replacement would make the text
+ * longer than {@linkcode MAX_SUBSTITUTED_LENGTH}.
  */
 export function substitute(text: string, substitutions: readonly Substitution[]): string {
   if (!text.includes("${")) return text;
   let result = text;
   for (const { key, value } of substitutions) {
-    // A function, not a string: `$&`, `$$` and friends in a value are text, not patterns.
-    result = result.replaceAll("${" + key + "}", () => value);
+    // Split and join, not replaceAll: `$&`, `$$` and friends in a value are text, not patterns.
+    const pieces = result.split("${" + key + "}");
+    if (pieces.length === 1) continue;
+    const length = result.length + (pieces.length - 1) * (value.length - key.length - 3);
+    if (length > MAX_SUBSTITUTED_LENGTH) {
+      throw new WrapperError(
+        `--subst ${key}: the text would grow past ${MAX_SUBSTITUTED_LENGTH / 1024 / 1024} MiB ` +
+          "(values naming later keys multiply)",
+      );
+    }
+    result = pieces.join(value);
   }
   return result;
 }

@@ -11,9 +11,15 @@
  * @module
  */
 
-export { type ChildOutcome, runChild } from "./run_child.ts";
-export { onStopSignals } from "./process_tree.ts";
-export { type PumpOptions, type PumpOutcome, pumpStderr } from "./stderr_pump.ts";
+export { type ChildHooks, type ChildOutcome, runChild } from "./run_child.ts";
+export { isRunning, onStopSignals, type ProcessIdentity, processIdentity } from "./process_tree.ts";
+export {
+  ORPHAN_GRACE_MS,
+  OrphanGuard,
+  type PumpOptions,
+  type PumpOutcome,
+  pumpStderr,
+} from "./stderr_pump.ts";
 export {
   classifyRustcLine,
   isLlvmWarning,

@@ -10,9 +10,14 @@ import { debug } from "../debug.ts";
 import { describeError, WrapperError } from "../errors.ts";
 import type { ChildPlan } from "../args/plan.ts";
 import { type ByteSink, type RunIO, writeAll } from "./run_io.ts";
-import { onStopSignals, signalProcessTree, stopProcessTree } from "./process_tree.ts";
+import {
+  onStopSignals,
+  processIdentity,
+  signalProcessTree,
+  stopProcessTree,
+} from "./process_tree.ts";
 import { spawnChild, spawnIntoFile } from "./spawn.ts";
-import { pumpStderr } from "./stderr_pump.ts";
+import { OrphanGuard, pumpStderr } from "./stderr_pump.ts";
 
 /** How the child ended. */
 export interface ChildOutcome {
@@ -22,8 +27,16 @@ export interface ChildOutcome {
   readonly stoppedAtMetadata: boolean;
 }
 
+/** What a caller may follow of a run. */
+export interface ChildHooks {
+  /** Called once the child has started, with its process id. */
+  readonly started?: (pid: number) => void;
+  /** Sees every raw byte of the child's stderr, as `--output-file` gets them. */
+  readonly stderr?: (bytes: Uint8Array) => void;
+}
+
 /**
- * Spawns the planned child and waits for it.
+ * Spawns the planned child and waits for it; `hooks` follow the run.
  *
  * @example
  * ```ts
@@ -39,21 +52,28 @@ export interface ChildOutcome {
  * be opened or written (the child is then killed), or its stderr is not the
  * JSON that `--rustc-output-format` expects.
  */
-export async function runChild(plan: ChildPlan, io: RunIO): Promise<ChildOutcome> {
+export async function runChild(
+  plan: ChildPlan,
+  io: RunIO,
+  hooks: ChildHooks = {},
+): Promise<ChildOutcome> {
   const options = plan.output;
   debug(`child argv: ${JSON.stringify([plan.executable, ...plan.args])}`);
   const child = options.stdoutFile === undefined
-    ? spawnChild(plan, io.stdin, io.childStdout !== undefined)
+    ? spawnChild(plan, io.stdin, io.childStdout !== undefined ? "piped" : "inherit")
     : await spawnIntoFile(plan, io.stdin, options.stdoutFile);
 
+  // Taken now, while the child cannot have been reaped: after that its id may be a stranger's.
+  const self = processIdentity(child.pid);
+  hooks.started?.(child.pid);
   let receivedSignal: number | undefined;
-  const kill = () => signalProcessTree(child.pid, "SIGKILL");
+  const kill = () => signalProcessTree(self, "SIGKILL");
   if (io.cancel?.aborted) kill();
   io.cancel?.addEventListener("abort", kill);
   using _forwarding = io.forwardSignals
     ? onStopSignals((signal, number) => {
       receivedSignal ??= number;
-      stopProcessTree(child.pid, signal, child.status);
+      stopProcessTree(self, signal, child.status);
     })
     : undefined;
   // Output files are created only once the child runs, as upstream does.
@@ -61,16 +81,19 @@ export async function runChild(plan: ChildPlan, io: RunIO): Promise<ChildOutcome
   try {
     const stderrFile = files.open("--stderr-file", options.stderrFile);
     const outputFile = files.open("--output-file", options.outputFile);
+    // Once the child is gone, processes it left behind must not hold the run by its pipes.
+    const guard = new OrphanGuard(child.status);
     const stdoutDone = child.stdout && io.childStdout
-      ? copyAll(child.stdout, io.childStdout)
+      ? copyAll(child.stdout, io.childStdout, guard)
       : undefined;
     // A failed write to stdout must not wait for stderr to end: the child is stopped at once.
     stdoutDone?.catch(kill);
     const outcome = await pumpStderr(child.stderr, {
       forward: stderrFile ?? io.childStderr,
-      raw: outputFile,
+      raw: tapped(outputFile, hooks.stderr),
       format: options.format,
       quitOnMetadata: options.quitOnMetadata,
+      guard,
     });
     if (outcome.stoppedAtMetadata) {
       debug("metadata emitted: killing the child");
@@ -136,6 +159,34 @@ class OutputFiles {
   }
 }
 
-async function copyAll(from: ReadableStream<Uint8Array>, to: ByteSink): Promise<void> {
-  for await (const chunk of from) await writeAll(to, chunk);
+/** `sink` (if any), with `tap` seeing every byte it takes. */
+function tapped(
+  sink: ByteSink | undefined,
+  tap: ((bytes: Uint8Array) => void) | undefined,
+): ByteSink | undefined {
+  if (tap === undefined) return sink;
+  return {
+    async write(bytes) {
+      const written = sink ? await sink.write(bytes) : bytes.length;
+      tap(bytes.subarray(0, written));
+      return written;
+    },
+  };
+}
+
+async function copyAll(
+  from: ReadableStream<Uint8Array>,
+  to: ByteSink,
+  guard: OrphanGuard,
+): Promise<void> {
+  const reader = from.getReader();
+  try {
+    for (;;) {
+      const result = await guard.read(reader, () => reader.read());
+      if (result.done) return;
+      await writeAll(to, result.value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
 }

@@ -1,9 +1,9 @@
 /**
- * Starting the child. Deno's `Deno.Command` can give a child only pipes,
- * `inherit` or `null`; with `--stdout-file` the child must get the file itself
- * (a grandchild that keeps stdout open would otherwise hold the run until it
- * ends), which takes `node:child_process` and `node:fs`. Loading them makes
- * such a run about 50 ms slower (measured), so only those runs load them.
+ * Starting the child. With `--stdout-file` the child gets the file itself as
+ * its stdout, not a pipe (a grandchild that keeps stdout open would otherwise
+ * hold the run until it ends). Either way the child is started by
+ * `Deno.Command`, so its environment is passed the same way (see
+ * {@linkcode childEnvironment}), and the same start errors are one line.
  *
  * @module
  */
@@ -26,15 +26,15 @@ export interface SpawnedChild {
 }
 
 /**
- * Starts the planned child with stderr piped, and stdout piped when
- * `pipeStdout`, else inherited.
+ * Starts the planned child with stderr piped, and stdout piped, inherited, or
+ * the open file descriptor `stdout`.
  *
  * @example
  * ```ts
  * import { spawnChild } from "./spawn.ts";
  * import assert from "node:assert/strict";
  * const plan = { executable: "/bin/sh", args: ["-c", "exit 3"], env: Deno.env.toObject(), paramFiles: [], output: { quitOnMetadata: false } };
- * const child = spawnChild(plan, "null", false);
+ * const child = spawnChild(plan, "null", "inherit");
  * await child.stderr.cancel();
  * assert.deepEqual(await child.status, { code: 3, signal: null });
  * ```
@@ -44,7 +44,7 @@ export interface SpawnedChild {
 export function spawnChild(
   plan: ChildPlan,
   stdin: RunIO["stdin"],
-  pipeStdout: boolean,
+  stdout: "piped" | "inherit" | number,
 ): SpawnedChild {
   let child: Deno.ChildProcess;
   try {
@@ -52,7 +52,9 @@ export function spawnChild(
       args: [...plan.args],
       ...childEnvironment(plan.env),
       stdin,
-      stdout: pipeStdout ? "piped" : "inherit",
+      // Deno.Command takes a descriptor (its node:child_process is built on that), though its
+      // type names only "piped", "inherit" and "null".
+      stdout: stdout as "piped" | "inherit",
       stderr: "piped",
     }).spawn();
   } catch (error) {
@@ -60,18 +62,17 @@ export function spawnChild(
   }
   return {
     pid: child.pid,
-    stdout: pipeStdout ? child.stdout : undefined,
+    stdout: stdout === "piped" ? child.stdout : undefined,
     stderr: child.stderr,
     status: child.status.then(({ code, signal }) => ({ code, signal })),
   };
 }
 
 /**
- * Starts the planned child with the file `path` as its stdout and stderr
- * piped. The child writes into a new file beside `path` that is renamed to
- * `path` once the child has started: its first bytes cannot be lost to a
- * truncation after the start, and a child that cannot start leaves `path` as
- * it was.
+ * Starts the planned child with the file at `path` as its stdout and stderr
+ * piped. The path is opened as upstream's `File::create` opens it, before the
+ * child starts: through symlinks, into a device or a FIFO, a regular file
+ * truncated with its mode kept, a new one made `0666` less the umask.
  *
  * @example
  * ```ts
@@ -88,7 +89,7 @@ export function spawnChild(
  * Deno.removeSync(dir, { recursive: true });
  * ```
  *
- * @throws {WrapperError} naming `--stdout-file` when the file cannot be made, or the child
+ * @throws {WrapperError} naming `--stdout-file` when the file cannot be opened, or the child
  * when it cannot be started.
  */
 export async function spawnIntoFile(
@@ -96,74 +97,20 @@ export async function spawnIntoFile(
   stdin: RunIO["stdin"],
   path: string,
 ): Promise<SpawnedChild> {
-  const [{ spawn }, fs] = await Promise.all([import("node:child_process"), import("node:fs")]);
-  const fileError = (error: unknown) =>
-    new WrapperError(`--stdout-file ${path}: cannot create (${describeError(error)})`);
-  const slash = path.lastIndexOf("/");
-  const temporary = `${path.slice(0, slash + 1)}.${path.slice(slash + 1)}.${crypto.randomUUID()}`;
+  const fs = await import("node:fs");
   let fd: number;
   try {
-    fd = fs.openSync(temporary, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL);
+    fd = fs.openSync(path, "w");
   } catch (error) {
-    throw fileError(error);
+    throw new WrapperError(
+      `--stdout-file ${path}: cannot open for writing (${describeError(error)})`,
+    );
   }
   try {
-    const child = spawn(plan.executable, [...plan.args], {
-      env: { ...plan.env },
-      stdio: [stdin === "null" ? "ignore" : "inherit", fd, "pipe"],
-    });
-    const started = await new Promise<Error | undefined>((resolve) => {
-      child.once("spawn", () => resolve(undefined));
-      child.once("error", resolve);
-    });
-    if (started !== undefined) throw spawnError(plan, started);
-    const status = new Promise<{ code: number; signal: string | null }>((resolve) =>
-      child.once("exit", (code, signal) => resolve({ code: code ?? 1, signal }))
-    );
-    try {
-      Deno.renameSync(temporary, path);
-    } catch (error) {
-      child.kill("SIGKILL");
-      await status;
-      throw fileError(error);
-    }
-    return { pid: child.pid!, stderr: byteStream(child.stderr!), status };
-  } catch (error) {
-    fs.rmSync(temporary, { force: true });
-    throw error;
+    return spawnChild(plan, stdin, fd);
   } finally {
     fs.closeSync(fd);
   }
-}
-
-/**
- * A Node stream as a byte stream: the stderr pump reads into one reused buffer
- * (a BYOB reader), which `Readable.toWeb` does not offer.
- */
-function byteStream(
-  stream: NodeJS.ReadableStream & { destroy(): void },
-): ReadableStream<Uint8Array> {
-  return new ReadableStream({
-    type: "bytes",
-    start(controller) {
-      stream.on("data", (chunk: Uint8Array) => {
-        controller.enqueue(new Uint8Array(chunk));
-        if ((controller.desiredSize ?? 0) <= 0) stream.pause();
-      });
-      stream.once("end", () => {
-        controller.close();
-        // A read waiting with its own buffer is answered only by this (the Streams spec).
-        controller.byobRequest?.respond(0);
-      });
-      stream.once("error", (error) => controller.error(error));
-    },
-    pull() {
-      stream.resume();
-    },
-    cancel() {
-      stream.destroy();
-    },
-  });
 }
 
 function spawnError(plan: ChildPlan, error: unknown): WrapperError {

@@ -22,6 +22,87 @@ export interface PumpOptions {
   readonly format?: RustcOutputFormat;
   /** Stop at the metadata artifact notification (`--rustc-quit-on-rmeta`). */
   readonly quitOnMetadata: boolean;
+  /** Ends reads that only processes the child left behind keep waiting. */
+  readonly guard?: OrphanGuard;
+}
+
+/**
+ * How long a pipe may stay silent once the child has exited. Then its last
+ * writers are processes the child left behind (orphaned before any signal,
+ * they are not among its descendants), which may hold it for as long as they
+ * live: reading stops. What the child wrote is already in the pipe and is read
+ * at once; a deadline only runs while a read waits, never while output is
+ * being written on.
+ */
+export const ORPHAN_GRACE_MS = 1000;
+
+/** A reader a guarded read can end. */
+interface Cancellable {
+  cancel(): Promise<void>;
+}
+
+/**
+ * Ends the reads of a child's pipes that still wait `graceMs` after the
+ * child has `exited`, by cancelling their readers (the read then reports
+ * the end of the stream). No timer runs while the child lives or once no
+ * read waits: the first timer call (even `clearTimeout(undefined)`) costs a
+ * Deno process about 4 ms (measured), so reads are awaited directly and
+ * watched from the side.
+ *
+ * @example
+ * ```ts
+ * import { OrphanGuard } from "./stderr_pump.ts";
+ * import assert from "node:assert/strict";
+ * const guard = new OrphanGuard(Promise.resolve(), 10);
+ * const silent = new ReadableStream<Uint8Array>().getReader(); // a writer that never writes
+ * assert.equal((await guard.read(silent, () => silent.read())).done, true);
+ * ```
+ */
+export class OrphanGuard {
+  readonly #graceMs: number;
+  /** Each waiting read's reader, and when the read began. */
+  readonly #waiting = new Map<Cancellable, number>();
+  #exited = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(exited: Promise<unknown>, graceMs = ORPHAN_GRACE_MS) {
+    this.#graceMs = graceMs;
+    exited.then(() => {
+      this.#exited = true;
+      this.#watch();
+    });
+  }
+
+  /** Runs `read` on `reader`, ended by cancelling `reader` when it waits too long. */
+  async read<T>(reader: Cancellable, read: () => Promise<T>): Promise<T> {
+    this.#waiting.set(reader, performance.now());
+    this.#watch();
+    try {
+      return await read();
+    } finally {
+      this.#waiting.delete(reader);
+      // Even clearTimeout(undefined) costs a Deno process milliseconds (measured): only with a timer.
+      if (this.#waiting.size === 0 && this.#timer !== undefined) {
+        clearTimeout(this.#timer);
+        this.#timer = undefined;
+      }
+    }
+  }
+
+  #watch(): void {
+    if (!this.#exited || this.#timer !== undefined || this.#waiting.size === 0) return;
+    const oldest = Math.min(...this.#waiting.values());
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      const now = performance.now();
+      for (const [reader, since] of this.#waiting) {
+        if (now - since < this.#graceMs) continue;
+        this.#waiting.delete(reader);
+        reader.cancel().catch(() => {});
+      }
+      this.#watch();
+    }, Math.max(0, oldest + this.#graceMs - performance.now()));
+  }
 }
 
 /** How pumping ended. */
@@ -43,11 +124,13 @@ interface ChunkReader {
   read(): Promise<Uint8Array | undefined>;
 }
 
-function chunkReader(reader: ReadableStreamBYOBReader): ChunkReader {
+function chunkReader(reader: ReadableStreamBYOBReader, guard?: OrphanGuard): ChunkReader {
   let buffer = new Uint8Array(CHUNK_BYTES);
   return {
     async read() {
-      const { done, value } = await reader.read(buffer);
+      const { done, value } = guard
+        ? await guard.read(reader, () => reader.read(buffer))
+        : await reader.read(buffer);
       if (done || value === undefined) return undefined;
       // The read took the buffer over; the chunk's memory is the next read's buffer.
       buffer = new Uint8Array(value.buffer);
@@ -86,7 +169,7 @@ export async function pumpStderr(
 ): Promise<PumpOutcome> {
   const reader = stream.getReader({ mode: "byob" });
   try {
-    const chunks = chunkReader(reader);
+    const chunks = chunkReader(reader, options.guard);
     if (options.format === undefined) {
       await copyRest(chunks, options);
       return { stoppedAtMetadata: false };

@@ -7,21 +7,28 @@
  *
  * Safety rules, each enforced here:
  * - **Keyed.** The integration names one store per label and configuration;
- *   the store also remembers a digest of the child's command line (`key`),
- *   and empties itself when that changes, so changed flags never meet old
- *   state and disk stays bounded (rustc keeps two sessions).
+ *   the store also remembers a digest of what the child receives
+ *   ({@linkcode childInputs}: its command line, expanded `@param` files,
+ *   environment, and the executable's identity), and empties itself when that
+ *   changes, so changed inputs or another toolchain never meet old state and
+ *   disk stays bounded (rustc keeps two sessions).
  * - **One user at a time.** An exclusive `flock` on `lock` is held while
- *   the child runs; another process or worker request waits for it.
+ *   the child runs; another process or worker request waits for it. The
+ *   child is recorded in `owner` (id and start time): if the wrapper dies
+ *   first, the next run also waits until that child has ended.
  * - **Sound after a crash or restart.** Nothing is kept in memory: the lock
- *   dies with its process, and rustc ignores an unfinished (`-working`)
- *   session it finds.
+ *   dies with its process, the owner record with its child, and rustc
+ *   ignores an unfinished (`-working`) session it finds.
  * - **Never fatal.** Any problem is one line, and the child runs without
- *   `-Cincremental`, i.e. exactly a non-incremental build.
+ *   `-Cincremental`, i.e. exactly a non-incremental build. A store (or an
+ *   entry of it) that is a symbolic link is such a problem: the wrapper
+ *   writes and removes only what is its own.
  *
  * A metadata run (`--rustc-quit-on-rmeta`) is killed before rustc finalizes
  * its session, so it never writes the store: it gets a private copy of the
  * store's newest session instead ({@linkcode leaseStoreCopy}), hard-linked
- * in a few milliseconds and removed afterwards. It takes no lock, so it runs
+ * in a few milliseconds and removed afterwards (a copy whose process was
+ * killed is removed by the next run of the store). It takes no lock, so it runs
  * beside its crate's compile, and its `.rmeta` has the same crate hash as
  * the compile's `.rlib` (both are built with `-Cincremental`).
  *
@@ -29,6 +36,8 @@
  */
 
 import { describeError, WrapperError, wrapperMessage } from "../errors.ts";
+import type { ChildPlan } from "../args/mod.ts";
+import { isRunning, type ProcessIdentity, processIdentity } from "../exec/mod.ts";
 import { seedDirectory } from "../seed/mod.ts";
 
 /** A store held for one run; dispose it once the child has exited. */
@@ -37,10 +46,103 @@ export interface StoreLease extends Disposable {
   readonly directory: string;
   /** Whether earlier state is there to reuse (same key, or a session copied), or none. */
   readonly kept: boolean;
+  /** Records the child using the store (a private copy needs no record). */
+  childStarted?(pid: number): void;
+}
+
+/** The entries of a store; none may be a symbolic link. */
+const STORE_ENTRIES = ["lock", "key", "owner", "incr", "scratch"];
+
+/**
+ * How often a wait for a busy store looks again (its lock, or the child of a
+ * dead wrapper): short next to any compile.
+ */
+const POLL_MS = 50;
+
+/**
+ * What the store's key covers: all the child receives that can change its
+ * output. rustc's own checks would catch the rest, but a key that misses
+ * an input keeps state the new inputs cannot use, and another toolchain would
+ * leave a second crate directory beside the first.
+ *
+ * @example
+ * ```ts
+ * import { childInputs } from "./incremental_store.ts";
+ * import assert from "node:assert/strict";
+ * const plan = { executable: "/bin/sh", args: ["@a.params"], env: { RUSTUP_TOOLCHAIN: "stable" }, paramFiles: [{ path: "a.params.expanded", content: "-Copt-level=3\n" }], output: { quitOnMetadata: false } };
+ * const inputs = childInputs(plan);
+ * assert.ok(inputs.includes("-Copt-level=3\n") && inputs.includes("RUSTUP_TOOLCHAIN=stable"));
+ * assert.match(inputs.at(-1)!, /^\/.* \d+ \d+$/); // the executable's path, size and mtime
+ * ```
+ */
+export function childInputs(plan: ChildPlan): string[] {
+  return [
+    plan.executable,
+    ...plan.args,
+    "\0param files",
+    ...plan.paramFiles.flatMap(({ path, content }) => [path, content]),
+    "\0environment",
+    ...Object.entries(plan.env).map(([key, value]) => `${key}=${value}`).sort(),
+    "\0executable",
+    executableIdentity(plan.executable, plan.env.PATH),
+  ];
+}
+
+/** The executable the child runs (found on `path` as exec does), as its real path, size and mtime. */
+function executableIdentity(executable: string, path = ""): string {
+  const candidates = executable.includes("/")
+    ? [executable]
+    : path.split(":").map((directory) => `${directory || "."}/${executable}`);
+  for (const candidate of candidates) {
+    try {
+      const info = Deno.statSync(candidate);
+      if (!info.isFile) continue;
+      return `${Deno.realPathSync(candidate)} ${info.size} ${info.mtime?.getTime() ?? 0}`;
+    } catch {
+      // Not there: the next directory of PATH.
+    }
+  }
+  return "not found";
 }
 
 /**
- * The key of a child command line: a SHA-256 hex digest of its words.
+ * Watches a child's stderr for a write that failed on a full disk (`os error
+ * 28`, ENOSPC, as rustc reports failing to write its query cache or
+ * dependency graph), for a run that then compiles again without incremental
+ * state.
+ *
+ * @example
+ * ```ts
+ * import { fullDiskWatch } from "./incremental_store.ts";
+ * import assert from "node:assert/strict";
+ * const watch = fullDiskWatch();
+ * const bytes = new TextEncoder().encode("error: failed to write query cache: No space left on device (os error 28)\n");
+ * watch.stderr(bytes.subarray(0, 70));
+ * assert.equal(watch.full, false);
+ * watch.stderr(bytes.subarray(70));
+ * assert.equal(watch.full, true);
+ * ```
+ */
+export function fullDiskWatch(): { stderr(bytes: Uint8Array): void; readonly full: boolean } {
+  const marker = "(os error 28)";
+  const decoder = new TextDecoder();
+  let tail = "";
+  let full = false;
+  return {
+    stderr(bytes) {
+      if (full) return;
+      const text = tail + decoder.decode(bytes, { stream: true });
+      full = text.includes(marker);
+      tail = text.slice(-marker.length);
+    },
+    get full() {
+      return full;
+    },
+  };
+}
+
+/**
+ * The key of a child's inputs: a SHA-256 hex digest of its words.
  *
  * @example
  * ```ts
@@ -60,8 +162,9 @@ export async function storeKey(argv: readonly string[]): Promise<string> {
 }
 
 /**
- * Takes the store at `root` for a child run with command line `argv`:
- * creates it if missing, waits for its lock (until `cancel` is aborted), and
+ * Takes the store at `root` for a child run with inputs `argv` (see
+ * {@linkcode childInputs}): creates it if missing, waits for its lock and for
+ * a child that a dead wrapper left using it (until `cancel` is aborted), and
  * empties it when `argv`'s key differs from the one it holds. Returns
  * `undefined` after one `warn` line when the store cannot be used.
  *
@@ -96,11 +199,18 @@ export async function leaseIncrementalStore(
 ): Promise<StoreLease | undefined> {
   let lock: Deno.FsFile | undefined;
   try {
+    refuseSymlinks(root);
     Deno.mkdirSync(root, { recursive: true });
     lock = await Deno.open(`${root}/lock`, { read: true, write: true, create: true, mode: 0o600 });
     if (!await lockUnlessCancelled(lock, cancel)) {
       throw new WrapperError(`incremental store ${root}: cancelled while waiting for its lock`);
     }
+    // Checked again under the lock: a run of another user of the directory may have made one.
+    refuseSymlinks(root);
+    if (!await waitForOwner(`${root}/owner`, cancel)) {
+      throw new WrapperError(`incremental store ${root}: cancelled while its last child runs`);
+    }
+    removeStaleCopies(root);
     const key = await storeKey(argv);
     const directory = `${root}/incr`;
     const kept = readKey(`${root}/key`) === key;
@@ -109,7 +219,28 @@ export async function leaseIncrementalStore(
       Deno.writeTextFileSync(`${root}/key`, `${key}\n`);
     }
     const held = lock;
-    return { directory, kept, [Symbol.dispose]: () => held.close() };
+    return {
+      directory,
+      kept,
+      childStarted(pid) {
+        const { start } = processIdentity(pid);
+        try {
+          Deno.writeTextFileSync(`${root}/owner`, `${pid} ${start ?? ""}\n`);
+        } catch (error) {
+          // The child runs on: only a run after this wrapper's death would not wait for it.
+          warn(wrapperMessage(
+            `incremental store ${root}: cannot record the child (${describeError(error)})`,
+          ));
+        }
+      },
+      [Symbol.dispose]() {
+        try {
+          removeIfPresent(`${root}/owner`);
+        } finally {
+          held.close();
+        }
+      },
+    };
   } catch (error) {
     lock?.close();
     if (error instanceof WrapperError) throw error;
@@ -152,8 +283,10 @@ export async function leaseStoreCopy(
   root: string,
   warn: (line: string) => void,
 ): Promise<StoreLease | undefined> {
-  const directory = `${root}/scratch/${crypto.randomUUID()}`;
+  const directory = `${root}/scratch/${scratchPrefix()}${crypto.randomUUID()}`;
   try {
+    refuseSymlinks(root);
+    removeStaleCopies(root);
     Deno.mkdirSync(directory, { recursive: true });
   } catch (error) {
     warn(wrapperMessage(
@@ -182,12 +315,9 @@ export async function leaseStoreCopy(
   };
 }
 
-/** How often a wait for a store's lock tries again: short next to any compile. */
-const LOCK_POLL_MS = 50;
-
 /**
  * Takes an exclusive `flock` on `file`, trying without blocking every
- * {@linkcode LOCK_POLL_MS}: a blocking `flock` runs on a thread nothing can
+ * {@linkcode POLL_MS}: a blocking `flock` runs on a thread nothing can
  * interrupt, and a worker must still answer a cancel or SIGTERM while a
  * store is busy. Returns `false`, without the lock, once `cancel` is aborted.
  */
@@ -202,11 +332,71 @@ async function lockUnlessCancelled(file: Deno.FsFile, cancel?: AbortSignal): Pro
       const timer = setTimeout(() => {
         cancel?.removeEventListener("abort", wake);
         resolve();
-      }, LOCK_POLL_MS);
+      }, POLL_MS);
       cancel?.addEventListener("abort", wake, { once: true });
     });
   }
   return true;
+}
+
+/** Throws when `root` or one of its entries is a symbolic link. */
+function refuseSymlinks(root: string): void {
+  for (const path of [root, ...STORE_ENTRIES.map((entry) => `${root}/${entry}`)]) {
+    let info: Deno.FileInfo;
+    try {
+      info = Deno.lstatSync(path);
+    } catch {
+      continue; // Not made yet.
+    }
+    if (info.isSymlink) throw new Error(`${path} is a symbolic link`);
+  }
+}
+
+/**
+ * Waits until the child recorded in `path` (by a wrapper that may have died)
+ * has ended; `false` once `cancel` is aborted first.
+ */
+async function waitForOwner(path: string, cancel?: AbortSignal): Promise<boolean> {
+  let owner: ProcessIdentity | undefined;
+  try {
+    const [pid, start] = Deno.readTextFileSync(path).trim().split(" ");
+    owner = { pid: Number(pid), start };
+  } catch {
+    return true; // No record: no child left.
+  }
+  while (isRunning(owner)) {
+    if (cancel?.aborted) return false;
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+  return true;
+}
+
+let ownPrefix: string | undefined;
+
+/** A private copy's name begins with its process's id and start time, to tell when it is stale. */
+function scratchPrefix(): string {
+  const { pid, start } = processIdentity(Deno.pid);
+  return ownPrefix ??= `${pid}-${start ?? ""}-`;
+}
+
+/** Removes the private copies of processes that have ended (killed before removing their own). */
+function removeStaleCopies(root: string): void {
+  if (processIdentity(Deno.pid).start === undefined) return; // No /proc: no way to tell.
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(`${root}/scratch`)];
+  } catch {
+    return;
+  }
+  for (const { name } of entries) {
+    const [pid, start] = name.split("-");
+    if (isRunning({ pid: Number(pid), start })) continue;
+    try {
+      removeIfPresent(`${root}/scratch/${name}`);
+    } catch {
+      // Another run removes it, or the next one will.
+    }
+  }
 }
 
 function removeIfPresent(path: string): void {

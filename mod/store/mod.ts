@@ -8,6 +8,8 @@
  */
 
 export {
+  childInputs,
+  fullDiskWatch,
   leaseIncrementalStore,
   leaseStoreCopy,
   storeKey,

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { MESSAGE_PREFIX } from "../errors.ts";
+import { describeError, MESSAGE_PREFIX } from "../errors.ts";
 import { type ByteSink, onStopSignals, type RunIO, writeAll } from "../exec/mod.ts";
 import { jsonObjects, parseWorkRequest, type WorkRequest, type WorkResponse } from "./protocol.ts";
 
@@ -124,6 +124,19 @@ class DirectoryLock {
   }
 }
 
+/** Makes `sandboxDir` the working directory, or says in one line why it cannot. */
+function enterSandbox(sandboxDir: string, output: OutputBuffer): boolean {
+  try {
+    Deno.chdir(sandboxDir);
+    return true;
+  } catch (error) {
+    output.line(
+      `${MESSAGE_PREFIX} error: sandboxDir ${sandboxDir}: cannot enter (${describeError(error)})`,
+    );
+    return false;
+  }
+}
+
 /**
  * Serves requests from `streams.input` until it ends, then waits for the runs
  * in flight. Returns the worker's exit code: 0, or 1 after a line whose
@@ -177,7 +190,7 @@ export async function serveWorker(
     try {
       exitCode = await slots.run(() =>
         lock.run(sandboxDir !== undefined, async () => {
-          if (sandboxDir !== undefined) Deno.chdir(sandboxDir);
+          if (sandboxDir !== undefined && !enterSandbox(sandboxDir, output)) return 1;
           try {
             return await run([...startupArgs, ...request.arguments], io);
           } finally {

@@ -1,45 +1,151 @@
 /**
- * The edit loop under the real Bazel: a generated workspace of a dependency
- * chain of crates (one big), built by `rust_incremental` as `nobody`. After
- * a one-line edit in a function body of the big crate, every mode rebuilds,
- * in interleaved rounds; next to them, in the same run, two references:
- * cargo building the same crates as a workspace (with and without
- * incremental), and the same rustc invocations with persistent
- * `-Cincremental` directories outside Bazel, summed along the rebuilt chain.
+ * The edit loop under the real Bazel and the real rules_rust 0.9.0, patched
+ * with `patches/rules_rust-0.9.0.patch` as a user would, built as `nobody`.
+ * Two generated crate graphs, each edited by one line in a function body of
+ * its big crate:
+ *
+ * - chain: base -> util -> parser (big, edited) -> engine -> front -> binary;
+ * - wide: types -> ast (big, edited) -> four dependents -> one binary on all
+ *   of them (issue #22: a library with several dependents).
+ *
+ * Every mode rebuilds after each edit, in interleaved rounds; in the same
+ * run, two references: cargo building the same crates as a workspace (with
+ * and without incremental), and the same rustc invocations with persistent
+ * `-Cincremental` directories outside Bazel (the rebuilt crates one after
+ * another).
+ *
+ * Each mode has a Bazel server and output base of its own. Flags given on
+ * the command line do not change Bazel 4's output directory, and every mode
+ * changes every Rustc command line: in one output base each switch of mode
+ * would recompile every crate, not the edited ones. So each timed build is
+ * one edit after the same mode's previous build, and keeps its analysis.
+ *
+ * Not measured: tree mode with rustc in a sandbox (issue #23). The patch
+ * marks incremental actions `no-sandbox`, and Bazel 4.2.3 keeps them out of
+ * the sandbox whatever the flags: with `--strategy=Rustc=sandboxed
+ * --strategy=RustcIncrSeed=sandboxed` its execution log still shows the
+ * edited crate's Rustc action run `local` (its legacy local fallback), as
+ * in tree mode.
+ *
+ * Run alone with `deno run -A bench/bazel_edit_loop.ts` (`BENCH_QUICK=1`: a
+ * smaller graph, one round); its raw numbers go to
+ * `bench/results/bazel_edit_loop.json`, or for a quick run to a temporary
+ * file, unless `BENCH_RESULTS=FILE` says where.
  *
  * @module
  */
 
 import {
   actionMilliseconds,
-  bazelBuild,
   bazelCommand,
-  prepareBazelWorkspace,
-  REPO,
+  type BazelRunner,
+  parseExecutionLog,
+  type Spawn,
 } from "../fixtures/bazel.ts";
 import { type CrateShape, editOneFunction, writeCrate } from "../fixtures/gen_crate.ts";
+import {
+  missingThirdParty,
+  prepareRulesRustWorkspace,
+  USE_THIS_WRAPPER,
+} from "../fixtures/rules_rust.ts";
 import { run, RUSTC, which } from "../tests/helpers.ts";
 
-/** One crate of the chain; each depends on the one before it. */
-interface ChainCrate {
+const SETTINGS = "--@rules_rust//rust/settings";
+const PIPELINED = `${SETTINGS}:pipelined_compilation=true`;
+const INCREMENTAL = `${SETTINGS}:incremental=true`;
+const WORKERS = [
+  `${SETTINGS}:experimental_persistent_worker=true`,
+  "--experimental_worker_allow_json_protocol",
+];
+
+const OWN_WRAPPER = "rules_rust's own wrapper, incremental=false";
+const OFF = "incremental=false";
+const OFF_WORKERS = "incremental=false + workers";
+const STORE = "store (default)";
+const STORE_WORKERS = "store + workers";
+const TREE = "tree (PR 3925)";
+const OWN_UNPIPELINED = "rules_rust's own wrapper, not pipelined";
+
+/**
+ * The modes, by their flags: this wrapper in all but rules_rust's own, every
+ * one pipelined but the last (rules_rust 0.9.0 out of the box). Without
+ * pipelining only the incremental=false modes would change: the patch gives
+ * an incremental crate one action either way.
+ */
+const MODES: Readonly<Record<string, readonly string[]>> = {
+  [OWN_WRAPPER]: [PIPELINED],
+  [OFF]: [USE_THIS_WRAPPER, PIPELINED],
+  [OFF_WORKERS]: [USE_THIS_WRAPPER, PIPELINED, ...WORKERS],
+  [STORE]: [USE_THIS_WRAPPER, PIPELINED, INCREMENTAL],
+  [STORE_WORKERS]: [USE_THIS_WRAPPER, PIPELINED, INCREMENTAL, ...WORKERS],
+  [TREE]: [USE_THIS_WRAPPER, PIPELINED, INCREMENTAL, `${SETTINGS}:incremental_mode=tree`],
+  [OWN_UNPIPELINED]: [],
+};
+
+/** One crate of a graph and the crates it depends on. */
+interface GraphCrate {
   readonly name: string;
   readonly shape: CrateShape;
+  readonly deps: readonly string[];
 }
 
-const DEFAULT_MODE = "store (default)";
+/** A generated crate graph: libraries in dependency order, and a binary on the top ones. */
+interface Graph {
+  readonly name: string;
+  readonly crates: readonly GraphCrate[];
+  /** The big crate, edited each time. */
+  readonly edited: string;
+  /** The binary's name (progress messages name targets, not packages: unique across graphs). */
+  readonly app: string;
+}
 
-/** The modes `bazel build //...` runs in, by their flags. */
-const MODES: Record<string, readonly string[]> = {
-  "incremental=false": ["--//settings:incremental=false"],
-  [DEFAULT_MODE]: ["--//settings:incremental=true"],
-  "tree (PR 3925)": ["--//settings:incremental=true", "--//settings:incremental_mode=tree"],
-  "store + workers": [
-    "--//settings:incremental=true",
-    "--//settings:persistent_worker=true",
-    "--experimental_worker_allow_json_protocol",
-    "--strategy=Rustc=worker",
-  ],
-};
+function graphs(quick: boolean): Graph[] {
+  const small = quick
+    ? { modules: 3, functionsPerModule: 20 }
+    : { modules: 6, functionsPerModule: 130 };
+  const big = quick
+    ? { modules: 6, functionsPerModule: 60 }
+    : { modules: 24, functionsPerModule: 190 };
+  const on = (name: string, shape: CrateShape, ...deps: string[]) => ({ name, shape, deps });
+  return [
+    {
+      name: "chain",
+      edited: "parser",
+      app: "chain_app",
+      crates: [
+        on("base", small),
+        on("util", small, "base"),
+        on("parser", big, "util"),
+        on("engine", small, "parser"),
+        on("front", small, "engine"),
+      ],
+    },
+    {
+      name: "wide",
+      edited: "ast",
+      app: "wide_app",
+      crates: [
+        on("types", small),
+        on("ast", big, "types"),
+        ...["check", "lower", "lint", "docs"].map((name) => on(name, small, "ast")),
+      ],
+    },
+  ];
+}
+
+/** The libraries no other library depends on: the binary's dependencies. */
+const tops = (graph: Graph) =>
+  graph.crates.filter((crate) => !graph.crates.some((other) => other.deps.includes(crate.name)))
+    .map((crate) => crate.name);
+
+/** The libraries an edit of the edited crate recompiles, in dependency order. */
+function rebuiltLibraries(graph: Graph): string[] {
+  const rebuilt = new Set([graph.edited]);
+  for (const crate of graph.crates) {
+    if (crate.deps.some((dep) => rebuilt.has(dep))) rebuilt.add(crate.name);
+  }
+  return graph.crates.map((crate) => crate.name).filter((name) => rebuilt.has(name));
+}
 
 const median = (values: readonly number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -47,89 +153,73 @@ const median = (values: readonly number[]) => {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
 
-/** The chain: two small crates, the big one, two small ones above it. */
-function chain(quick: boolean): ChainCrate[] {
-  const small = quick
-    ? { modules: 3, functionsPerModule: 20 }
-    : { modules: 6, functionsPerModule: 130 };
-  const big = quick
-    ? { modules: 6, functionsPerModule: 60 }
-    : { modules: 24, functionsPerModule: 190 };
-  return [
-    { name: "base", shape: small },
-    { name: "util", shape: small },
-    { name: "parser", shape: big },
-    { name: "engine", shape: small },
-    { name: "front", shape: small },
-  ];
-}
-
-/** Writes each crate into `root/<name>` and chains it to the one before. */
-function writeChain(root: string, crates: readonly ChainCrate[]): number {
+/** Writes each library into `root/<name>` and the binary's source into `root/app`. */
+function writeGraph(root: string, graph: Graph): number {
   let lines = 0;
-  for (const [i, crate] of crates.entries()) {
+  for (const crate of graph.crates) {
     const dir = `${root}/${crate.name}`;
     lines += writeCrate(dir, crate.shape);
-    const below = i === 0 ? "0" : `${crates[i - 1].name}::chained(seed)`;
+    const below = crate.deps.map((dep) => `.wrapping_add(${dep}::chained(seed))`).join("");
     Deno.writeTextFileSync(
       `${dir}/lib.rs`,
-      `\npub fn chained(seed: u64) -> u64 { total(seed).wrapping_add(${below}) }\n`,
+      `\npub fn chained(seed: u64) -> u64 { total(seed)${below} }\n`,
       { append: true },
     );
   }
+  Deno.mkdirSync(`${root}/app`);
+  const sum = tops(graph).map((top) => `.wrapping_add(${top}::chained(1))`).join("");
+  Deno.writeTextFileSync(`${root}/app/main.rs`, `fn main() { println!("{}", 0u64${sum}); }\n`);
   return lines;
 }
 
-const MAIN_RS = (top: string) => `fn main() { println!("{}", ${top}::chained(1)); }\n`;
+/** Where a graph's packages are in the workspace (beside `e2e/rules_rust`'s own). */
+const bazelPackages = (graph: Graph) => `edit_${graph.name}`;
 
-/** A Bazel workspace of the chain and a binary on top (its WORKSPACE is written apart). */
-function writeBazelWorkspace(ws: string, crates: readonly ChainCrate[]) {
-  writeChain(ws, crates);
-  for (const [i, crate] of crates.entries()) {
+/** The graph as rules_rust targets in the package tree `//edit_<graph>/...` of `ws`. */
+function writeBazelGraph(ws: string, graph: Graph) {
+  const root = `${ws}/${bazelPackages(graph)}`;
+  writeGraph(root, graph);
+  const labels = (names: readonly string[]) =>
+    names.map((name) => `"//${bazelPackages(graph)}/${name}"`).join(", ");
+  for (const crate of graph.crates) {
     Deno.writeTextFileSync(
-      `${ws}/${crate.name}/BUILD.bazel`,
-      `load("@deno_process_wrapper//rust_incremental:defs.bzl", "rust_library")\n\n` +
+      `${root}/${crate.name}/BUILD.bazel`,
+      `load("@rules_rust//rust:defs.bzl", "rust_library")\n\n` +
         `rust_library(\n    name = "${crate.name}",\n    srcs = glob(["*.rs"]),\n` +
-        `    crate_root = "lib.rs",\n    visibility = ["//visibility:public"],\n` +
-        `    deps = [${i === 0 ? "" : `"//${crates[i - 1].name}"`}],\n)\n`,
+        `    crate_root = "lib.rs",\n    edition = "2021",\n` +
+        `    visibility = ["//visibility:public"],\n    deps = [${labels(crate.deps)}],\n)\n`,
     );
   }
-  Deno.mkdirSync(`${ws}/app`);
-  Deno.writeTextFileSync(`${ws}/app/main.rs`, MAIN_RS(crates.at(-1)!.name));
   Deno.writeTextFileSync(
-    `${ws}/app/BUILD.bazel`,
-    `load("@deno_process_wrapper//rust_incremental:defs.bzl", "rust_binary")\n\n` +
-      `rust_binary(\n    name = "app",\n    srcs = ["main.rs"],\n    crate_root = "main.rs",\n` +
-      `    deps = ["//${crates.at(-1)!.name}"],\n)\n`,
+    `${root}/app/BUILD.bazel`,
+    `load("@rules_rust//rust:defs.bzl", "rust_binary")\n\n` +
+      `rust_binary(\n    name = "${graph.app}",\n    srcs = ["main.rs"],\n` +
+      `    edition = "2021",\n    deps = [${labels(tops(graph))}],\n)\n`,
   );
-  Deno.mkdirSync(`${ws}/settings`);
-  Deno.copyFileSync(`${REPO}/e2e/workspace/settings/BUILD.bazel`, `${ws}/settings/BUILD.bazel`);
 }
 
 /** The same crates as a cargo workspace: path dependencies, opt-level 0, no debuginfo. */
-function writeCargoWorkspace(root: string, crates: readonly ChainCrate[]) {
-  writeChain(root, crates);
-  for (const [i, crate] of crates.entries()) {
+function writeCargoWorkspace(root: string, graph: Graph) {
+  writeGraph(root, graph);
+  const dependencies = (names: readonly string[]) =>
+    names.map((name) => `${name} = { path = "../${name}" }\n`).join("");
+  for (const crate of graph.crates) {
     Deno.writeTextFileSync(
       `${root}/${crate.name}/Cargo.toml`,
       `[package]\nname = "${crate.name}"\nversion = "0.1.0"\nedition = "2021"\n\n` +
-        `[lib]\npath = "lib.rs"\n\n[dependencies]\n` +
-        (i === 0 ? "" : `${crates[i - 1].name} = { path = "../${crates[i - 1].name}" }\n`),
+        `[lib]\npath = "lib.rs"\n\n[dependencies]\n${dependencies(crate.deps)}`,
     );
   }
-  Deno.mkdirSync(`${root}/app`);
-  Deno.writeTextFileSync(`${root}/app/main.rs`, MAIN_RS(crates.at(-1)!.name));
-  const top = crates.at(-1)!.name;
   Deno.writeTextFileSync(
     `${root}/app/Cargo.toml`,
-    `[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n\n[[bin]]\nname = "app"\npath = "main.rs"\n\n` +
-      `[dependencies]\n${top} = { path = "../${top}" }\n`,
+    `[package]\nname = "${graph.app}"\nversion = "0.1.0"\nedition = "2021"\n\n` +
+      `[[bin]]\nname = "${graph.app}"\npath = "main.rs"\n\n` +
+      `[dependencies]\n${dependencies(tops(graph))}`,
   );
+  const members = [...graph.crates.map((crate) => crate.name), "app"];
   Deno.writeTextFileSync(
     `${root}/Cargo.toml`,
-    `[workspace]\nresolver = "2"\nmembers = [${
-      [...crates.map((c) => c.name), "app"].map((n) => `"${n}"`).join(", ")
-    }]\n\n` +
+    `[workspace]\nresolver = "2"\nmembers = [${members.map((n) => `"${n}"`).join(", ")}]\n\n` +
       `[profile.dev]\nopt-level = 0\ndebug = 0\n`,
   );
 }
@@ -145,12 +235,15 @@ async function timed(
   return performance.now() - started;
 }
 
-/** The rebuilt chain (the big crate and everything above it) with persistent incremental dirs. */
-async function rustcChain(
+/**
+ * The graph's rustc invocations with persistent incremental directories, one
+ * after another: every crate when `only` is undefined, else those named.
+ */
+async function rustcGraph(
   root: string,
-  crates: readonly ChainCrate[],
+  graph: Graph,
   rustc: string,
-  from: number,
+  only?: readonly string[],
 ) {
   let total = 0;
   const out = `${root}/out`;
@@ -160,30 +253,29 @@ async function rustcChain(
     perCrate[name] = await timed(rustc, args, { cwd: root, env: { PATH: "/usr/bin:/bin" } });
     total += perCrate[name];
   };
-  for (let i = 0; i < crates.length; i++) {
-    if (i < from && Deno.statSync(`${out}/lib${crates[i].name}.rlib`).isFile) continue;
-    const deps = i === 0
-      ? []
-      : ["--extern", `${crates[i - 1].name}=${out}/lib${crates[i - 1].name}.rmeta`];
-    await step(crates[i].name, [
-      `${crates[i].name}/lib.rs`,
+  const externs = (names: readonly string[], kind: string) =>
+    names.flatMap((name) => ["--extern", `${name}=${out}/lib${name}.${kind}`]);
+  for (const crate of graph.crates) {
+    if (only !== undefined && !only.includes(crate.name)) continue;
+    await step(crate.name, [
+      `${crate.name}/lib.rs`,
       "--crate-name",
-      crates[i].name,
+      crate.name,
       "--crate-type",
       "rlib",
       "--edition",
       "2021",
-      `--emit=metadata=${out}/lib${crates[i].name}.rmeta,link=${out}/lib${crates[i].name}.rlib`,
+      `--emit=metadata=${out}/lib${crate.name}.rmeta,link=${out}/lib${crate.name}.rlib`,
       "-Cdebuginfo=0",
-      `-Cincremental=${root}/incr/${crates[i].name}`,
+      `-Cincremental=${root}/incr/${crate.name}`,
       `-Ldependency=${out}`,
-      ...deps,
+      ...externs(crate.deps, "rmeta"),
     ]);
   }
   await step("app", [
     "app/main.rs",
     "--crate-name",
-    "app",
+    graph.app,
     "--crate-type",
     "bin",
     "--edition",
@@ -193,146 +285,360 @@ async function rustcChain(
     "-o",
     `${out}/app`,
     `-Ldependency=${out}`,
-    "--extern",
-    `${crates.at(-1)!.name}=${out}/lib${crates.at(-1)!.name}.rlib`,
+    ...externs(tops(graph), "rlib"),
   ]);
   return { total, perCrate };
 }
 
-/** Results of the edit-loop benchmark. */
-export interface EditLoopResult {
+/** One graph's samples, one per round (per mode where keyed by mode). */
+export interface GraphResult {
+  /** Each library and the libraries it depends on. */
+  readonly crates: Record<string, readonly string[]>;
+  readonly edited: string;
+  /** The libraries each edit recompiles (and the binary). */
+  readonly rebuilt: readonly string[];
   readonly lines: number;
-  readonly rounds: number;
+  /** Wall time of `bazel build //edit_<graph>/...` after the edit. */
   readonly bazel_ms: Record<string, number[]>;
+  /** The edited crate's Rustc action, from Bazel's profile. */
+  readonly edited_action_ms: Record<string, number[]>;
+  /** How many Rustc actions the build ran. */
+  readonly rustc_actions: Record<string, number[]>;
+  /** Where Bazel ran the edited crate's Rustc action (local, worker, a sandbox). */
+  readonly edited_action_runner: Record<string, string[]>;
   readonly cargo_incremental_ms: number[];
   readonly cargo_non_incremental_ms: number[];
-  readonly rustc_persistent_chain_ms: number[];
-  /** The big crate's Rustc action in store mode, from Bazel's profile. */
-  readonly big_crate_store_action_ms: number[];
-  /** The big crate's rustc with a persistent directory, outside Bazel. */
-  readonly big_crate_rustc_persistent_ms: number[];
+  /** The rebuilt crates' rustc with persistent directories, one after another, summed. */
+  readonly rustc_persistent_ms: number[];
+  /** The edited crate's rustc with a persistent directory, outside Bazel. */
+  readonly edited_rustc_persistent_ms: number[];
+  /** Each target of issue #21 and #22: the measured ratio (of medians) and whether it is met. */
+  readonly targets: readonly Target[];
+}
+
+/** A target ratio and the measured one. */
+export interface Target {
+  readonly name: string;
+  readonly ratio: number;
+  readonly at_most: number;
+  readonly met: boolean;
+}
+
+/** Results of the edit-loop benchmark. */
+export interface EditLoopResult {
+  readonly rounds: number;
+  readonly rules_rust: string;
+  readonly versions: Record<string, string>;
+  readonly modes: Readonly<Record<string, readonly string[]>>;
+  readonly graphs: Record<string, GraphResult>;
+}
+
+/** What one timed `bazel build` did. */
+interface TimedBuild {
+  readonly milliseconds: number;
+  readonly spawns: Spawn[];
+  readonly profile: string;
 }
 
 /**
- * Runs the edit-loop benchmark in `work` and prints its table; `undefined`
- * (with one line saying why) where Bazel, rustc or cargo is missing.
+ * Runs the edit-loop benchmark in `work` (a fresh directory) and prints its
+ * tables; `undefined` (with one line saying why) where rustc, cargo or the
+ * rules_rust sources are missing.
+ *
+ * @example
+ * ```ts ignore
+ * const result = await bazelEditLoop(await Deno.makeTempDir(), true);
+ * ```
  */
 export async function bazelEditLoop(
   work: string,
   quick: boolean,
 ): Promise<EditLoopResult | undefined> {
   const cargo = which("cargo", [`${Deno.env.get("HOME")}/.cargo/bin`, "/root/.cargo/bin"]);
-  if (RUSTC === undefined || cargo === undefined) {
-    console.log("   skipped: rustc or cargo not found");
+  const missing = missingThirdParty();
+  if (RUSTC === undefined || cargo === undefined || missing !== undefined) {
+    console.log(`   skipped: ${missing ?? "rustc or cargo"} not found`);
     return undefined;
   }
-  const crates = chain(quick);
+  const rustc = RUSTC;
+  const measured = graphs(quick);
   const rounds = quick ? 1 : 5;
-  const runner = await prepareBazelWorkspace(work, {
+  const runner = await prepareRulesRustWorkspace(work, {
+    patched: true,
     timeoutMs: 600_000,
-    fill: (ws) => {
-      Deno.mkdirSync(ws);
-      writeBazelWorkspace(ws, crates);
-    },
+    fill: (ws) => measured.forEach((graph) => writeBazelGraph(ws, graph)),
   });
-  const ws = runner.workspace;
-  const cargoRoot = `${work}/cargo`;
-  writeCargoWorkspace(cargoRoot, crates);
-  const rustcRoot = `${work}/rustc`;
-  const lines = writeChain(rustcRoot, crates);
-  Deno.mkdirSync(`${rustcRoot}/app`);
-  Deno.writeTextFileSync(`${rustcRoot}/app/main.rs`, MAIN_RS(crates.at(-1)!.name));
-  const big = 2; // chain() puts the big crate third
-  const cargoEnv = (incremental: boolean) => ({
+  const modes = Object.keys(MODES);
+  const lines: Record<string, number> = {};
+  for (const graph of measured) {
+    writeCargoWorkspace(`${work}/cargo/${graph.name}`, graph);
+    lines[graph.name] = writeGraph(`${work}/rustc/${graph.name}`, graph);
+  }
+  const cargoEnv = (graph: Graph, incremental: boolean) => ({
     PATH: `${cargo.slice(0, cargo.lastIndexOf("/"))}:/usr/bin:/bin`,
     HOME: Deno.env.get("HOME") ?? "/root",
     CARGO_INCREMENTAL: incremental ? "1" : "0",
-    CARGO_TARGET_DIR: `${cargoRoot}/target-${incremental ? "incr" : "plain"}`,
+    CARGO_TARGET_DIR: `${work}/cargo/${graph.name}/target-${incremental ? "incr" : "plain"}`,
     CARGO_NET_OFFLINE: "true",
   });
-  const cargoBuild = (incremental: boolean) =>
-    timed(cargo, ["build", "--offline", "-q"], { cwd: cargoRoot, env: cargoEnv(incremental) });
-
-  const bazelMs: Record<string, number[]> = Object.fromEntries(
-    Object.keys(MODES).map((m) => [m, []]),
-  );
-  const cargoIncr: number[] = [], cargoPlain: number[] = [], rustcPersistent: number[] = [];
+  const cargoBuild = (graph: Graph, incremental: boolean) =>
+    timed(cargo, ["build", "--offline", "-q"], {
+      cwd: `${work}/cargo/${graph.name}`,
+      env: cargoEnv(graph, incremental),
+    });
   let value = 1000;
-  const edit = () => {
+  const edit = (graph: Graph) => {
     value++;
-    for (const root of [ws, cargoRoot, rustcRoot]) {
-      editOneFunction(`${root}/${crates[big].name}`, value);
+    for (
+      const root of [
+        `${runner.workspace}/${bazelPackages(graph)}`,
+        ...["cargo", "rustc"].map((r) => `${work}/${r}/${graph.name}`),
+      ]
+    ) {
+      editOneFunction(`${root}/${graph.edited}`, value);
     }
   };
-  const bigAction = `Compiling Rust rlib //${crates[big].name}:${crates[big].name}`;
-  const storeBigMs: number[] = [];
-  const rustcBigMs: number[] = [];
+  const byMode = <T>() => Object.fromEntries(modes.map((mode) => [mode, [] as T[]]));
+  const results = Object.fromEntries(measured.map((graph) => [graph.name, {
+    bazel_ms: byMode<number>(),
+    edited_action_ms: byMode<number>(),
+    rustc_actions: byMode<number>(),
+    edited_action_runner: byMode<string>(),
+    cargo_incremental_ms: [] as number[],
+    cargo_non_incremental_ms: [] as number[],
+    rustc_persistent_ms: [] as number[],
+    edited_rustc_persistent_ms: [] as number[],
+  }]));
+  const started = new Set<number>();
+  const build = (mode: number, graph: Graph) => {
+    started.add(mode);
+    return timedBuild(
+      runner,
+      outputBaseOf(runner, mode),
+      `//${bazelPackages(graph)}/...`,
+      MODES[modes[mode]],
+    );
+  };
   try {
-    // Cold builds of every mode first: each round then starts from its mode's own last state.
-    for (const flags of Object.values(MODES)) await bazelBuild(runner, flags);
-    await cargoBuild(true);
-    await cargoBuild(false);
-    await rustcChain(rustcRoot, crates, RUSTC, 0);
+    // Cold builds of every mode first: each timed build is then one edit after its mode's last.
+    for (const graph of measured) {
+      for (const mode of modes.keys()) await build(mode, graph);
+      await cargoBuild(graph, true);
+      await cargoBuild(graph, false);
+      await rustcGraph(`${work}/rustc/${graph.name}`, graph, rustc);
+    }
     for (let round = 0; round < rounds; round++) {
-      for (const [mode, flags] of Object.entries(MODES)) {
-        edit();
-        // The default mode's build is profiled: its big crate's action is timed on its own.
-        const profile = `${runner.home}/profile-${round}.gz`;
-        const profiled = mode === DEFAULT_MODE ? [`--profile=${profile}`] : [];
-        bazelMs[mode].push((await bazelBuild(runner, [...flags, ...profiled])).milliseconds);
-        if (profiled.length > 0) storeBigMs.push((await actionMilliseconds(profile, bigAction))!);
+      for (const graph of measured) {
+        const samples = results[graph.name];
+        const editedAction = `Compiling Rust rlib ${graph.edited} (${
+          graph.crates.find((crate) => crate.name === graph.edited)!.shape.modules + 1
+        } files)`;
+        const editedOutput = new RegExp(
+          `/${bazelPackages(graph)}/${graph.edited}/lib${graph.edited}-[^/]*\\.rlib$`,
+        );
+        for (const [mode, name] of modes.entries()) {
+          edit(graph);
+          const { milliseconds, spawns, profile } = await build(mode, graph);
+          const rustcSpawns = spawns.filter((spawn) => spawn.mnemonic === "Rustc");
+          const edited = rustcSpawns.find((spawn) =>
+            spawn.listedOutputs?.some((path) => editedOutput.test(path))
+          );
+          const actionMs = await actionMilliseconds(profile, editedAction);
+          if (edited === undefined || actionMs === undefined) {
+            throw new Error(`${name}: the edit of ${graph.edited} did not recompile it`);
+          }
+          samples.bazel_ms[name].push(milliseconds);
+          samples.edited_action_ms[name].push(actionMs);
+          samples.rustc_actions[name].push(rustcSpawns.length);
+          samples.edited_action_runner[name].push(edited.runner);
+        }
+        edit(graph);
+        samples.cargo_incremental_ms.push(await cargoBuild(graph, true));
+        edit(graph);
+        samples.cargo_non_incremental_ms.push(await cargoBuild(graph, false));
+        edit(graph);
+        const rebuilt = await rustcGraph(
+          `${work}/rustc/${graph.name}`,
+          graph,
+          rustc,
+          rebuiltLibraries(graph),
+        );
+        samples.rustc_persistent_ms.push(rebuilt.total);
+        samples.edited_rustc_persistent_ms.push(rebuilt.perCrate[graph.edited]);
       }
-      edit();
-      cargoIncr.push(await cargoBuild(true));
-      edit();
-      cargoPlain.push(await cargoBuild(false));
-      edit();
-      const chained = await rustcChain(rustcRoot, crates, RUSTC, big);
-      rustcPersistent.push(chained.total);
-      rustcBigMs.push(chained.perCrate[crates[big].name]);
     }
   } finally {
-    await bazelCommand(runner, ["shutdown"]).output();
+    for (const mode of started) {
+      await bazelCommand(runner, [`--output_base=${outputBaseOf(runner, mode)}`, "shutdown"])
+        .output();
+    }
   }
-  const plain = median(bazelMs["incremental=false"]);
-  const cargoMedian = median(cargoIncr);
-  console.log(
-    `   ${crates.length} crates + a binary, ${lines} lines; edit in ${
-      crates[big].name
-    }; medians of ${rounds}`,
+  const graphResults: Record<string, GraphResult> = {};
+  for (const graph of measured) {
+    const samples = results[graph.name];
+    const result: GraphResult = {
+      crates: Object.fromEntries(graph.crates.map((crate) => [crate.name, crate.deps])),
+      edited: graph.edited,
+      rebuilt: [...rebuiltLibraries(graph), graph.app],
+      lines: lines[graph.name],
+      ...samples,
+      targets: targets(samples),
+    };
+    printGraph(graph, result, rounds);
+    graphResults[graph.name] = result;
+  }
+  return {
+    rounds,
+    rules_rust: "0.9.0 + patches/rules_rust-0.9.0.patch",
+    versions: {
+      bazel: await firstLine(runner.bazel, ["--version"]),
+      rustc: await firstLine(rustc, ["--version"]),
+      cargo: await firstLine(cargo, ["--version"]),
+    },
+    modes: MODES,
+    graphs: graphResults,
+  };
+}
+
+/** Each mode's Bazel server and output base (see the module's notes). */
+const outputBaseOf = (runner: BazelRunner, mode: number) => `${runner.home}/output-base-${mode}`;
+
+let builds = 0;
+
+/** `bazel build TARGET FLAGS` in an output base, with an execution log and a profile. */
+async function timedBuild(
+  runner: BazelRunner,
+  outputBase: string,
+  target: string,
+  flags: readonly string[],
+): Promise<TimedBuild> {
+  const log = `${runner.home}/exec-${++builds}.json`;
+  const profile = `${runner.home}/profile-${builds}.gz`;
+  const started = performance.now();
+  const output = await bazelCommand(runner, [
+    `--output_base=${outputBase}`,
+    "build",
+    target,
+    "--curses=no",
+    "--color=no",
+    `--execution_log_json_file=${log}`,
+    `--profile=${profile}`,
+    ...flags,
+  ]).output();
+  const milliseconds = performance.now() - started;
+  if (output.code !== 0) {
+    throw new Error(`bazel build ${flags.join(" ")}: ${new TextDecoder().decode(output.stderr)}`);
+  }
+  return { milliseconds, spawns: parseExecutionLog(Deno.readTextFileSync(log)), profile };
+}
+
+function targets(samples: {
+  bazel_ms: Record<string, number[]>;
+  edited_action_ms: Record<string, number[]>;
+  cargo_incremental_ms: number[];
+  edited_rustc_persistent_ms: number[];
+}): Target[] {
+  const ms = (mode: string) => median(samples.bazel_ms[mode]);
+  const target = (name: string, ratio: number, at_most: number) => ({
+    name,
+    ratio,
+    at_most,
+    met: ratio <= at_most,
+  });
+  // Each round's action against the rustc run of the same round.
+  const action = median(
+    samples.edited_action_ms[STORE].map((ms, round) =>
+      ms / samples.edited_rustc_persistent_ms[round]
+    ),
   );
-  for (const [mode, samples] of Object.entries(bazelMs)) {
+  return [
+    target(`${STORE} / ${OFF}`, ms(STORE) / ms(OFF), 0.40),
+    target(`${STORE_WORKERS} / ${OFF}`, ms(STORE_WORKERS) / ms(OFF), 0.37),
+    target(`${TREE} / ${OFF}`, ms(TREE) / ms(OFF), 0.55),
+    target(`edited crate's Rustc action (${STORE}) / plain rustc, persistent dir`, action, 1.10),
+    target(`${OFF_WORKERS} / ${OWN_WRAPPER}`, ms(OFF_WORKERS) / ms(OWN_WRAPPER), 1.00),
+    target(
+      `${STORE_WORKERS} (pipelined) / cargo incremental`,
+      ms(STORE_WORKERS) / median(samples.cargo_incremental_ms),
+      1.15,
+    ),
+  ];
+}
+
+function printGraph(graph: Graph, result: GraphResult, rounds: number) {
+  const cargoMs = median(result.cargo_incremental_ms);
+  const off = median(result.bazel_ms[OFF]);
+  const own = median(result.bazel_ms[OWN_WRAPPER]);
+  console.log(
+    `\n   ${graph.name}: ${graph.crates.length} libraries + a binary, ${result.lines} lines; ` +
+      `edit in ${graph.edited}, rebuilds ${result.rebuilt.join(", ")}; medians of ${rounds}`,
+  );
+  console.log(
+    `   x off: of ${OFF} (this wrapper); x own: of ${OWN_WRAPPER}; ` +
+      `Rustc: actions run; runs in: where ${graph.edited}'s ran`,
+  );
+  console.log(
+    `   ${"bazel mode".padEnd(44)} ${"ms".padStart(6)}  x off  x own  x cargo  ` +
+      `${graph.edited} action  Rustc  runs in`,
+  );
+  for (const [mode, samples] of Object.entries(result.bazel_ms)) {
     const ms = median(samples);
     console.log(
-      `   bazel, ${mode.padEnd(18)} ${ms.toFixed(0).padStart(6)} ms   ${
-        (ms / plain).toFixed(3)
-      }x incremental=false   ${(ms / cargoMedian).toFixed(2)}x cargo incremental`,
+      `   ${mode.padEnd(44)} ${ms.toFixed(0).padStart(6)}  ${(ms / off).toFixed(3)}  ${
+        (ms / own).toFixed(3)
+      }  ${(ms / cargoMs).toFixed(2).padStart(7)}  ${
+        median(result.edited_action_ms[mode]).toFixed(0).padStart(6)
+      } ms  ${median(result.rustc_actions[mode]).toString().padStart(5)}  ${
+        [...new Set(result.edited_action_runner[mode])].join(",")
+      }`,
     );
   }
   console.log(
-    `   cargo, incremental         ${cargoMedian.toFixed(0).padStart(6)} ms   ${
-      (cargoMedian / median(cargoPlain)).toFixed(3)
-    }x cargo non-incremental (${median(cargoPlain).toFixed(0)} ms)`,
+    `   ${"cargo, incremental".padEnd(44)} ${cargoMs.toFixed(0).padStart(6)}  (non-incremental ${
+      median(result.cargo_non_incremental_ms).toFixed(0)
+    } ms)`,
   );
   console.log(
-    `   rustc, persistent dirs     ${
-      median(rustcPersistent).toFixed(0).padStart(6)
-    } ms   (the rebuilt chain, summed, no Bazel, no wrapper)`,
+    `   ${"rustc, persistent dirs, one after another".padEnd(44)} ${
+      median(result.rustc_persistent_ms).toFixed(0).padStart(6)
+    }  (${graph.edited} alone ${median(result.edited_rustc_persistent_ms).toFixed(0)} ms)`,
   );
-  const bigRatio = median(storeBigMs.map((ms, round) => ms / rustcBigMs[round]));
-  console.log(
-    `   ${crates[big].name} alone: Bazel action (store) ${median(storeBigMs).toFixed(0)} ms, ` +
-      `plain rustc ${median(rustcBigMs).toFixed(0)} ms: ${bigRatio.toFixed(3)}x ` +
-      "(median of each round's ratio; target <= 1.15)",
-  );
-  return {
-    lines,
-    rounds,
-    bazel_ms: bazelMs,
-    cargo_incremental_ms: cargoIncr,
-    cargo_non_incremental_ms: cargoPlain,
-    rustc_persistent_chain_ms: rustcPersistent,
-    big_crate_store_action_ms: storeBigMs,
-    big_crate_rustc_persistent_ms: rustcBigMs,
-  };
+  console.log("   targets (issues #21 and #22)");
+  for (const { name, ratio, at_most, met } of result.targets) {
+    console.log(
+      `   ${met ? "met   " : "missed"} ${ratio.toFixed(3)}x (<= ${at_most.toFixed(2)})  ${name}`,
+    );
+  }
+}
+
+async function firstLine(command: string, args: string[]): Promise<string> {
+  const result = await run(command, args);
+  return (result.stdout || result.stderr).split("\n")[0];
+}
+
+if (import.meta.main) {
+  const quick = Deno.env.get("BENCH_QUICK") === "1";
+  const resultsFile = Deno.env.get("BENCH_RESULTS") ??
+    (quick
+      ? `${Deno.makeTempDirSync({ prefix: "pw-bench-quick-" })}/bazel_edit_loop.json`
+      : new URL("./results/bazel_edit_loop.json", import.meta.url).pathname);
+  const work = await Deno.makeTempDir({ prefix: "pw-bench-bazel-" });
+  try {
+    const result = await bazelEditLoop(work, quick);
+    if (result !== undefined) {
+      const header = {
+        date: new Date().toISOString(),
+        machine: `${Deno.build.target}, ${navigator.hardwareConcurrency} cores, ${
+          Math.round(Deno.systemMemoryInfo().total / 2 ** 30)
+        } GiB`,
+        deno: Deno.version.deno,
+        command: `${quick ? "BENCH_QUICK=1 " : ""}deno run -A bench/bazel_edit_loop.ts`,
+        quick,
+      };
+      Deno.writeTextFileSync(resultsFile, JSON.stringify({ ...header, ...result }, null, 2) + "\n");
+      console.log(`\nraw numbers: ${resultsFile}`);
+    }
+  } finally {
+    await run("sh", ["-c", `chmod -R u+w '${work}'; rm -rf '${work}'`]);
+  }
 }

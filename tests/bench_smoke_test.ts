@@ -5,9 +5,12 @@
  */
 
 import assert from "node:assert/strict";
+import type { GraphResult } from "../bench/bazel_edit_loop.ts";
+import { missingThirdParty } from "../fixtures/rules_rust.ts";
 import { RUSTC, tempDir } from "./helpers.ts";
 
 const BENCH = new URL("../bench/main.ts", import.meta.url).pathname;
+const missing = missingThirdParty();
 
 Deno.test({
   name: "the benchmark runs and records every section with its raw samples",
@@ -47,15 +50,37 @@ Deno.test({
     );
     assert.ok(recorded.json.every((row: { peak_rss_kib: number }) => row.peak_rss_kib > 0));
     const editLoop = recorded.bazel_edit_loop;
-    for (const samples of Object.values(editLoop.bazel_ms) as number[][]) {
-      assert.ok(samples.length === editLoop.rounds && samples.every((ms) => ms > 0));
-    }
-    assert.equal(editLoop.cargo_incremental_ms.length, editLoop.rounds);
-    assert.equal(editLoop.rustc_persistent_chain_ms.length, editLoop.rounds);
-    for (
-      const samples of [editLoop.big_crate_store_action_ms, editLoop.big_crate_rustc_persistent_ms]
-    ) {
-      assert.ok(samples.length === editLoop.rounds && samples.every((ms: number) => ms > 0));
+    if (missing !== undefined) {
+      assert.equal(editLoop, undefined);
+      assert.match(printed, /skipped: .* not found/);
+    } else {
+      assert.deepEqual(Object.keys(editLoop.graphs), ["chain", "wide"]);
+      for (const [name, graph] of Object.entries(editLoop.graphs) as [string, GraphResult][]) {
+        for (const mode of Object.keys(editLoop.modes)) {
+          for (const samples of [graph.bazel_ms[mode], graph.edited_action_ms[mode]]) {
+            assert.ok(samples.length === editLoop.rounds && samples.every((ms) => ms > 0), mode);
+          }
+          // Each mode's own output base: an edit recompiles the edited crate and its dependents.
+          assert.deepEqual(
+            graph.rustc_actions[mode],
+            Array(editLoop.rounds).fill(graph.rebuilt.length),
+            `${name}, ${mode}`,
+          );
+        }
+        for (
+          const samples of [
+            graph.cargo_incremental_ms,
+            graph.cargo_non_incremental_ms,
+            graph.rustc_persistent_ms,
+            graph.edited_rustc_persistent_ms,
+          ]
+        ) {
+          assert.ok(samples.length === editLoop.rounds && samples.every((ms) => ms > 0), name);
+        }
+        assert.equal(graph.targets.length, 6);
+        assert.ok(graph.targets.every((target) => target.ratio > 0), name);
+        assert.match(printed, new RegExp(`\\n   ${name}: .* libraries \\+ a binary`));
+      }
     }
     assert.ok(recorded.machine.includes("cores"));
   },

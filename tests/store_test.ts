@@ -274,10 +274,37 @@ Deno.test("the key covers what the child receives: @param contents, env-file val
   assert.equal(await compile("./rustc-a", { RUSTUP_TOOLCHAIN: "nightly" }), "kept");
   // Another toolchain: its state replaces the first's, no second crate directory stays.
   assert.equal(await compile("./rustc-b", { RUSTUP_TOOLCHAIN: "nightly" }), "fresh");
+  // (Beside them, the working directory the state was made in.)
   assert.deepEqual(
-    [...Deno.readDirSync(at("store/incr"))].map(({ name }) => name).sort(),
+    [...Deno.readDirSync(at("store/incr"))].map(({ name }) => name)
+      .filter((name) => name !== ".process_wrapper_cwd").sort(),
     ["crate-rustc-b", "state"],
   );
+});
+
+Deno.test("a value stamped from the volatile status (new on every build) keeps the state; a stable one does not", async () => {
+  await using dir = await tempDir();
+  const at = (name: string) => `${dir.path}/${name}`;
+  writeScript(dir.path, "rustc", REPORTS_STATE);
+  Deno.writeTextFileSync(at("stamp.env"), "BUILT_AT={BUILD_TIMESTAMP}\nBUILT_BY={BUILD_USER}\n");
+  const compile = (timestamp: number, user: string) => {
+    Deno.writeTextFileSync(at("volatile.txt"), `BUILD_TIMESTAMP ${timestamp}\n`);
+    Deno.writeTextFileSync(at("stable.txt"), `BUILD_USER ${user}\n`);
+    return runWrapper(
+      [
+        ...["--incremental-store", "store", "--env-file", "stamp.env"],
+        ...["--volatile-status-file", "volatile.txt", "--stable-status-file", "stable.txt"],
+        ...["--", "./rustc"],
+      ],
+      { cwd: dir.path },
+    ).then(({ code, stdout, stderr }) => {
+      assert.equal(code, 0, stderr);
+      return stdout.trim();
+    });
+  };
+  assert.equal(await compile(1796139000, "ann"), "fresh");
+  assert.equal(await compile(1796139060, "ann"), "kept", "a new timestamp emptied the store");
+  assert.equal(await compile(1796139120, "bob"), "fresh", "a changed stable value kept it");
 });
 
 Deno.test("a store, or its key, that is a symbolic link is refused in one line; its target is untouched", async () => {

@@ -53,6 +53,11 @@ export interface ChildPlan {
   readonly output: ChildOutput;
   /** `--incremental-store`, substituted: rustc's persistent incremental state. */
   readonly incrementalStore?: string;
+  /**
+   * The env variables stamped from the volatile status file (`{BUILD_TIMESTAMP}`, say): Bazel
+   * does not rerun an action for them, and they change on every build that does.
+   */
+  readonly volatileEnv?: readonly string[];
 }
 
 /** Where the child's output goes, and how its stderr is processed. */
@@ -140,10 +145,14 @@ export function planChild(options: Options, host: PlanHost): ChildPlan {
   // As upstream: the literal "${pwd}/<dir>", substituted like every env value, so a custom
   // --subst pwd=... applies.
   if (options.outDir !== undefined) env.OUT_DIR = `\${pwd}/${options.outDir}`;
+  const volatile = statusOf(options.volatileStatusFile, "--volatile-status-file", read);
   const status = [
     ...statusOf(options.stableStatusFile, "--stable-status-file", read),
-    ...statusOf(options.volatileStatusFile, "--volatile-status-file", read),
+    ...volatile,
   ];
+  const volatileEnv = Object.keys(env).filter((key) =>
+    volatile.some(([name]) => env[key].includes(`{${name}}`))
+  );
   if (status.length > 0 || substitutions.length > 0) {
     for (const key of Object.keys(env)) {
       env[key] = substitute(stamp(env[key], status), substitutions);
@@ -170,7 +179,15 @@ export function planChild(options: Options, host: PlanHost): ChildPlan {
   const incrementalStore = options.incrementalStore === undefined
     ? undefined
     : substitute(options.incrementalStore, substitutions);
-  return { executable, args: rest, env, paramFiles: expander.files, output, incrementalStore };
+  return {
+    executable,
+    args: rest,
+    env,
+    paramFiles: expander.files,
+    output,
+    incrementalStore,
+    volatileEnv,
+  };
 }
 
 function statusOf(

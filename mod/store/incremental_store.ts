@@ -72,6 +72,8 @@ const POLL_MS = 50;
  * const plan = { executable: "/bin/sh", args: ["@a.params"], env: { RUSTUP_TOOLCHAIN: "stable" }, paramFiles: [{ path: "a.params.expanded", content: "-Copt-level=3\n" }], output: { quitOnMetadata: false } };
  * const inputs = childInputs(plan);
  * assert.ok(inputs.includes("-Copt-level=3\n") && inputs.includes("RUSTUP_TOOLCHAIN=stable"));
+ * const stamped = { ...plan, env: { STAMP: "1796139000" }, volatileEnv: ["STAMP"] };
+ * assert.deepEqual(childInputs(stamped), childInputs({ ...stamped, env: { STAMP: "1796139999" } }));
  * assert.match(inputs.at(-1)!, /^\/.* \d+ \d+$/); // the executable's path, size and mtime
  * ```
  */
@@ -82,7 +84,13 @@ export function childInputs(plan: ChildPlan): string[] {
     "\0param files",
     ...plan.paramFiles.flatMap(({ path, content }) => [path, content]),
     "\0environment",
-    ...Object.entries(plan.env).map(([key, value]) => `${key}=${value}`).sort(),
+    // A value stamped from the volatile status changes on every build: keyed, it would empty the
+    // store each time. rustc tracks the variables a crate reads, as for any edit.
+    ...Object.entries(plan.env)
+      .map(([key, value]) =>
+        plan.volatileEnv?.includes(key) ? `${key} (volatile)` : `${key}=${value}`
+      )
+      .sort(),
     "\0executable",
     executableIdentity(plan.executable, plan.env.PATH),
   ];

@@ -37,9 +37,9 @@
 
 import {
   actionMilliseconds,
+  bazelBuild,
   bazelCommand,
   type BazelRunner,
-  parseExecutionLog,
   type Spawn,
 } from "../fixtures/bazel.ts";
 import { type CrateShape, editOneFunction, writeCrate } from "../fixtures/gen_crate.ts";
@@ -512,24 +512,12 @@ async function timedBuild(
   target: string,
   flags: readonly string[],
 ): Promise<TimedBuild> {
-  const log = `${runner.home}/exec-${++builds}.json`;
-  const profile = `${runner.home}/profile-${builds}.gz`;
-  const started = performance.now();
-  const output = await bazelCommand(runner, [
-    `--output_base=${outputBase}`,
-    "build",
-    target,
-    "--curses=no",
-    "--color=no",
-    `--execution_log_json_file=${log}`,
-    `--profile=${profile}`,
-    ...flags,
-  ]).output();
-  const milliseconds = performance.now() - started;
-  if (output.code !== 0) {
-    throw new Error(`bazel build ${flags.join(" ")}: ${new TextDecoder().decode(output.stderr)}`);
-  }
-  return { milliseconds, spawns: parseExecutionLog(Deno.readTextFileSync(log)), profile };
+  const profile = `${runner.home}/profile-${++builds}.gz`;
+  const built = await bazelBuild(runner, [target, ...flags], {
+    startup: [`--output_base=${outputBase}`],
+    profile,
+  });
+  return { ...built, profile };
 }
 
 function targets(samples: {

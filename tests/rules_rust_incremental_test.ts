@@ -13,10 +13,10 @@
 
 import assert from "node:assert/strict";
 import {
+  bazelBuild,
   bazelCommand,
   type BazelRunner,
   outputBase,
-  parseExecutionLog,
   type Spawn,
 } from "../fixtures/bazel.ts";
 import { editOneFunction } from "../fixtures/gen_crate.ts";
@@ -82,8 +82,8 @@ Deno.test({
     const ws = runner.workspace;
     let edits = 0;
     const edit = () => editOneFunction(`${ws}/chain/shapes`, 100 + ++edits);
-    const build = (flags: readonly string[], targets = TARGETS) =>
-      bazel(runner, ["build", ...targets, ...flags]);
+    const build = async (flags: readonly string[], targets = TARGETS) =>
+      (await bazelBuild(runner, [...targets, ...flags])).spawns;
     const program = async () => {
       const ran = await run(`${ws}/bazel-bin/chain/chain_app`, []);
       assert.equal(ran.code, 0, ran.stderr);
@@ -249,23 +249,12 @@ Deno.test({
   },
 });
 
-let logs = 0;
-
-/** Runs one Bazel command with an execution log; throws with Bazel's output when it fails. */
-async function bazel(runner: BazelRunner, args: readonly string[]): Promise<Spawn[]> {
-  const log = `${runner.home}/incremental-${++logs}.json`;
-  const [command, ...rest] = args;
-  const output = await bazelCommand(runner, [
-    command,
-    "--curses=no",
-    "--color=no",
-    ...(command === "build" ? [`--execution_log_json_file=${log}`] : []),
-    ...rest,
-  ]).output();
+/** Runs one Bazel command other than a build; throws with Bazel's output when it fails. */
+async function bazel(runner: BazelRunner, args: readonly string[]): Promise<void> {
+  const output = await bazelCommand(runner, args).output();
   if (output.code !== 0) {
     throw new Error(`bazel ${args.join(" ")}: ${new TextDecoder().decode(output.stderr)}`);
   }
-  return command === "build" ? parseExecutionLog(Deno.readTextFileSync(log)) : [];
 }
 
 /**

@@ -135,7 +135,13 @@ Deno.test("install-wrapper: one task links DIR/process_wrapper (relative to the 
     ], {
       cwd,
       // The installer runs the command it installed: give it this test's Deno, wherever that is.
-      env: { DENO: Deno.execPath() },
+      // A shell's environment: no INIT_CWD of an enclosing `deno task` (the test command's).
+      env: {
+        DENO: Deno.execPath(),
+        PATH: Deno.env.get("PATH") ?? "",
+        HOME: Deno.env.get("HOME") ?? "",
+      },
+      clearEnv: true,
       timeoutMs: BOUND_MS,
     });
   const installed = await task(dir.path);

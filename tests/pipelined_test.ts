@@ -64,7 +64,7 @@ function worker(work: string) {
   };
 }
 
-async function crate(work: string): Promise<void> {
+function crate(work: string): void {
   writeCrate(`${work}/src`, SHAPE);
   Deno.mkdirSync(`${work}/out`);
 }
@@ -100,7 +100,7 @@ Deno.test({
   async fn() {
     await using dir = await tempDir();
     const work = dir.path;
-    await crate(work);
+    crate(work);
     const pw = worker(work);
     await using _reaped = reaped(pw.process);
     for (const round of [1, 2]) {
@@ -134,7 +134,7 @@ Deno.test({
   async fn() {
     await using dir = await tempDir();
     const work = dir.path;
-    await crate(work);
+    crate(work);
     // One-shot: the metadata run runs rustc to its end and copies the .rmeta.
     const metadata = await runWrapper(commandLines(work, true), { cwd: work });
     assert.equal(metadata.code, 0, metadata.stderr);
@@ -161,7 +161,7 @@ Deno.test({
   async fn() {
     await using dir = await tempDir();
     const work = dir.path;
-    await crate(work);
+    crate(work);
     Deno.writeTextFileSync(`${work}/src/lib.rs`, 'pub fn broken() -> u32 { "no" }\n', {
       append: true,
     });
@@ -182,7 +182,7 @@ Deno.test({
   async fn() {
     await using dir = await tempDir();
     const work = dir.path;
-    await crate(work);
+    crate(work);
     const pw = worker(work);
     await using _reaped = reaped(pw.process);
     await pw.send(1, commandLines(work, true));
@@ -211,7 +211,7 @@ Deno.test({
   async fn() {
     await using dir = await tempDir();
     const work = dir.path;
-    await crate(work);
+    crate(work);
     const pw = worker(work);
     await using _reaped = reaped(pw.process);
     await pw.send(1, commandLines(work, true));
@@ -234,7 +234,7 @@ Deno.test({
   async fn() {
     await using dir = await tempDir();
     const work = dir.path;
-    await crate(work);
+    crate(work);
     const pw = worker(work);
     await using _reaped = reaped(pw.process);
     await pw.send(1, commandLines(work, true));

@@ -32,12 +32,7 @@
 import { describeError, WrapperError, wrapperMessage } from "../errors.ts";
 import type { ChildPlan } from "../args/mod.ts";
 import { type ByteSink, runChild, type RunIO, writeAll } from "../exec/mod.ts";
-import {
-  childInputs,
-  leaseIncrementalStore,
-  storeKey,
-  type StoreLease,
-} from "./incremental_store.ts";
+import { childInputs, leaseIncrementalStore, storeKey } from "./incremental_store.ts";
 
 /** One crate's rustc, shared by its metadata run and its compile. */
 interface Pipeline {

@@ -96,11 +96,7 @@ export async function runOnce(argv: readonly string[], io: RunIO): Promise<numbe
     writePlannedFiles(plan.paramFiles);
     if (options.exitEarly) return 0;
 
-    using store = await leaseStore(plan, io);
-    const { code } = store ? await runWithStore(plan, store, options, io) : await runChild(
-      seeds ? { ...plan, args: await onlyWhereMade(plan.args, options) } : plan,
-      io,
-    );
+    const code = await runPlannedChild(plan, options, seeds, io);
     if (code === 0) {
       if (options.touchFile !== undefined) touchFile(options.touchFile);
       if (options.copyOutput !== undefined) copyOutput(options.copyOutput);
@@ -112,6 +108,30 @@ export async function runOnce(argv: readonly string[], io: RunIO): Promise<numbe
     io.warn(wrapperErrorLine(error));
     return 1;
   }
+}
+
+/** Runs the planned child: through its crate's shared rustc, in its store, or as it is. */
+async function runPlannedChild(
+  plan: ChildPlan,
+  options: Options,
+  seeds: boolean,
+  io: RunIO,
+): Promise<number> {
+  if (plan.incrementalPipelining) {
+    const { runPipelined } = await import("./mod/store/mod.ts");
+    const code = await runPipelined(plan, io, (args) => onlyWhereMade(args, options));
+    if (code !== undefined) return code;
+  } else if (io.keepsChildren) {
+    // A rustc answered for its metadata, still running, is a child Bazel does not count.
+    const { untilNoDetachedRustc } = await import("./mod/store/mod.ts");
+    await untilNoDetachedRustc(io.cancel);
+  }
+  using store = await leaseStore(plan, io);
+  const { code } = store ? await runWithStore(plan, store, options, io) : await runChild(
+    seeds ? { ...plan, args: await onlyWhereMade(plan.args, options) } : plan,
+    io,
+  );
+  return code;
 }
 
 /** The store is loaded only by the command lines that use one. */

@@ -63,14 +63,16 @@ const OFF = "incremental=false";
 const OFF_WORKERS = "incremental=false + workers";
 const STORE = "store (default)";
 const STORE_WORKERS = "store + workers";
+const STORE_WORKERS_ONE_ACTION = "store + workers, one action per crate";
 const TREE = "tree (PR 3925)";
 const OWN_UNPIPELINED = "rules_rust's own wrapper, not pipelined";
 
 /**
  * The modes, by their flags: this wrapper in all but rules_rust's own, every
- * one pipelined but the last (rules_rust 0.9.0 out of the box). Without
- * pipelining only the incremental=false modes would change: the patch gives
- * an incremental crate one action either way.
+ * one pipelined but the last two. Pipelined in the worker, an incremental
+ * library's metadata action and its compile share one rustc (issue #22);
+ * elsewhere, and without pipelining, it is one action. The last mode is
+ * rules_rust 0.9.0 out of the box.
  */
 const MODES: Readonly<Record<string, readonly string[]>> = {
   [OWN_WRAPPER]: [PIPELINED],
@@ -78,6 +80,7 @@ const MODES: Readonly<Record<string, readonly string[]>> = {
   [OFF_WORKERS]: [USE_THIS_WRAPPER, PIPELINED, ...WORKERS],
   [STORE]: [USE_THIS_WRAPPER, PIPELINED, INCREMENTAL],
   [STORE_WORKERS]: [USE_THIS_WRAPPER, PIPELINED, INCREMENTAL, ...WORKERS],
+  [STORE_WORKERS_ONE_ACTION]: [USE_THIS_WRAPPER, INCREMENTAL, ...WORKERS],
   [TREE]: [USE_THIS_WRAPPER, PIPELINED, INCREMENTAL, `${SETTINGS}:incremental_mode=tree`],
   [OWN_UNPIPELINED]: [],
 };

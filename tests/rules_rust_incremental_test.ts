@@ -42,6 +42,7 @@ const STORE = [...COMMON, `${SETTINGS}:incremental=true`];
 const MODES: Record<string, readonly string[]> = {
   "store (default)": STORE,
   "tree (PR 3925)": [...STORE, `${SETTINGS}:incremental_mode=tree`],
+  // Pipelined too: an incremental library's metadata action and its compile share one rustc.
   "store + persistent workers": [
     ...STORE,
     `${SETTINGS}:experimental_persistent_worker=true`,
@@ -119,13 +120,23 @@ Deno.test({
               `${output} got no incremental state`,
             );
           }
-          // One rustc writes an incremental crate's .rlib and .rmeta; an external one pipelines.
-          const metadata = spawns.filter((spawn) => spawn.mnemonic === "RustcMetadata")
-            .flatMap((spawn) => spawn.listedOutputs ?? []);
-          assert.ok(!metadata.some((path) => /bin\/(chain|lib)\//.test(path)), metadata.join());
+          // Without workers one rustc action writes an incremental crate's .rlib and .rmeta; in
+          // the worker its metadata action and its compile share one rustc. An external one
+          // pipelines as rules_rust does.
+          const metadata = spawns.filter((spawn) => spawn.mnemonic === "RustcMetadata");
+          const ownMetadata = metadata.filter((spawn) =>
+            spawn.listedOutputs?.some((path) => /bin\/(chain|lib)\/lib\w+-\d+\.rmeta$/.test(path))
+          );
+          if (mode.includes("workers")) {
+            assert.equal(ownMetadata.length, 3, "greeter, polite and shapes");
+            assert.ok(ownMetadata.every((spawn) => isIncremental(ws, spawn)));
+          } else {
+            assert.deepEqual(ownMetadata, []);
+          }
+          const metadataOutputs = metadata.flatMap((spawn) => spawn.listedOutputs ?? []);
           if (mode === Object.keys(MODES)[0]) {
             // What no mode changes is built once, then taken from the action cache.
-            assert.ok(metadata.some((path) => /external\/outside\/.*\.rmeta$/.test(path)));
+            assert.ok(metadataOutputs.some((path) => /external\/outside\/.*\.rmeta$/.test(path)));
             for (const mnemonic of ["Clippy", "Rustfmt"]) {
               assert.ok(spawns.some((spawn) => spawn.mnemonic === mnemonic), mnemonic);
             }
@@ -161,6 +172,29 @@ Deno.test({
             console.log(`   requests served per worker process: ${JSON.stringify(served)}`);
             assert.equal(Object.keys(served).length, 1, JSON.stringify(served));
           });
+
+          await t.step(
+            `${mode}: the worker killed while the edited crate's rustc runs, then a build ` +
+              "succeeds",
+            async () => {
+              edit();
+              const building = build(flags).then(() => "built", (error) => `${error}`);
+              const rustc = await processWhile(
+                (argv) => argv.some((arg) => arg.endsWith("/bin/chain/shapes/out")),
+                building,
+              );
+              assert.ok(rustc !== undefined, "the crate's rustc ran");
+              const worker = parentOf(rustc);
+              assert.ok(
+                Deno.readTextFileSync(`/proc/${worker}/cmdline`).includes("--persistent_worker"),
+              );
+              Deno.kill(worker, "SIGKILL");
+              console.log(`   the build with its worker killed: ${(await building).slice(0, 60)}`);
+              await build(flags);
+              assert.ok(sessionReuse(shapesState()).sessions >= 1);
+              edited = await program(); // Checked against incremental=false next.
+            },
+          );
         }
 
         await t.step(`${mode}: the program is the one incremental=false builds`, async () => {
@@ -266,6 +300,35 @@ function isIncremental(ws: string, spawn: Spawn): boolean {
     arg.startsWith("@") ? Deno.readTextFileSync(`${ws}/bazel-out/../${arg.slice(1)}`) : arg
   );
   return words.some((word) => /--incremental-store|incremental=|--copy-seed/.test(word));
+}
+
+/** Polls `/proc` until a process whose argv `matches` runs (its pid), or `done` settles. */
+async function processWhile(
+  matches: (argv: string[]) => boolean,
+  done: Promise<unknown>,
+): Promise<number | undefined> {
+  let finished = false;
+  done.finally(() => finished = true);
+  while (!finished) {
+    for (const entry of Deno.readDirSync("/proc")) {
+      if (!/^\d+$/.test(entry.name)) continue;
+      try {
+        if (matches(Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).split("\0"))) {
+          return Number(entry.name);
+        }
+      } catch {
+        // The process ended meanwhile.
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return undefined;
+}
+
+/** The parent of process `pid`. */
+function parentOf(pid: number): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  return Number(/^PPid:\s+(\d+)$/m.exec(status)![1]);
 }
 
 /** Counts, per worker pid, the requests it logged (`process wrapper worker <pid>: request ...`). */

@@ -54,6 +54,12 @@ export const FLAG_DEFINITIONS: readonly FlagDefinition[] = [
     help: "DIR: keep rustc's incremental state in DIR across runs (locked, keyed by what the " +
       "child receives; ${KEY} substituted); appends -Cincremental. Problems start cold.",
   },
+  {
+    name: "--incremental-pipelining",
+    kind: "single",
+    help: "true (with --incremental-store): a crate's metadata run and its compile share one " +
+      "rustc in the persistent worker; rustc writes into the store, its files are copied out.",
+  },
   { name: "--out-dir", kind: "single", help: "Set OUT_DIR=${pwd}/PATH and ${out_dir}=PATH." },
   { name: "--output-file", kind: "single", help: "Log all unprocessed child stderr to this file." },
   {

@@ -69,6 +69,8 @@ export interface Options {
   readonly exitEarly: boolean;
   /** `--incremental-store DIR`, `${KEY}`s not yet substituted. */
   readonly incrementalStore?: string;
+  /** `--incremental-pipelining true`: the metadata run and the compile share one rustc. */
+  readonly incrementalPipelining: boolean;
 }
 
 /**
@@ -106,6 +108,11 @@ export function resolveOptions(parsed: ParsedCommandLine): Options {
     );
   }
   const rustcQuitOnRmeta = isTrue("--rustc-quit-on-rmeta");
+  const incrementalStore = single("--incremental-store");
+  const incrementalPipelining = isTrue("--incremental-pipelining");
+  if (incrementalPipelining && incrementalStore === undefined) {
+    throw new WrapperError('"--incremental-pipelining" needs "--incremental-store"');
+  }
   // Upstream's older wrapper defaulted to `rendered` when only quit-on-rmeta was
   // given; keep accepting that command line.
   const rustcOutputFormat = formatValue ?? (rustcQuitOnRmeta ? "rendered" : undefined);
@@ -132,7 +139,8 @@ export function resolveOptions(parsed: ParsedCommandLine): Options {
     seedReport: single("--seed-report"),
     writeUnusedInputs: pairOf(parsed, "--write-unused-inputs"),
     exitEarly,
-    incrementalStore: single("--incremental-store"),
+    incrementalStore,
+    incrementalPipelining,
   };
 }
 

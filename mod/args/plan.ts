@@ -53,6 +53,8 @@ export interface ChildPlan {
   readonly output: ChildOutput;
   /** `--incremental-store`, substituted: rustc's persistent incremental state. */
   readonly incrementalStore?: string;
+  /** `--incremental-pipelining true`: the metadata run and the compile share one rustc. */
+  readonly incrementalPipelining?: boolean;
   /**
    * The env variables stamped from the volatile status file (`{BUILD_TIMESTAMP}`, say): Bazel
    * does not rerun an action for them, and they change on every build that does.
@@ -186,6 +188,7 @@ export function planChild(options: Options, host: PlanHost): ChildPlan {
     paramFiles: expander.files,
     output,
     incrementalStore,
+    incrementalPipelining: options.incrementalPipelining,
     volatileEnv,
   };
 }

@@ -33,6 +33,8 @@ export interface ChildHooks {
   readonly started?: (pid: number) => void;
   /** Sees every raw byte of the child's stderr, as `--output-file` gets them. */
   readonly stderr?: (bytes: Uint8Array) => void;
+  /** Called when rustc announces its metadata, everything printed before it forwarded. */
+  readonly metadata?: () => void;
 }
 
 /**
@@ -93,6 +95,7 @@ export async function runChild(
       raw: tapped(outputFile, hooks.stderr),
       format: options.format,
       quitOnMetadata: options.quitOnMetadata,
+      onMetadata: hooks.metadata,
       guard,
     });
     if (outcome.stoppedAtMetadata) {

@@ -50,6 +50,8 @@ export interface RunIO {
   readonly forwardSignals: boolean;
   /** Aborted when the run is cancelled: the child is killed. */
   readonly cancel?: AbortSignal;
+  /** The process lives on after the run (a persistent worker): a child may outlive it. */
+  readonly keepsChildren?: boolean;
 }
 
 /**

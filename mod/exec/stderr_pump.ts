@@ -22,6 +22,8 @@ export interface PumpOptions {
   readonly format?: RustcOutputFormat;
   /** Stop at the metadata artifact notification (`--rustc-quit-on-rmeta`). */
   readonly quitOnMetadata: boolean;
+  /** Called at the metadata artifact notification when reading goes on. */
+  readonly onMetadata?: () => void;
   /** Ends reads that only processes the child left behind keep waiting. */
   readonly guard?: OrphanGuard;
 }
@@ -220,6 +222,12 @@ async function processLines(
         return { stoppedAtMetadata: false, invalidLine: line };
       }
       if (verdict.kind === "print") printed += verdict.text;
+      if (verdict.kind === "metadata" && !options.quitOnMetadata) {
+        // What came before the notification is out first: it belongs to the metadata's run.
+        await writeAll(options.forward, encode(printed));
+        printed = "";
+        options.onMetadata?.();
+      }
       if (verdict.kind === "metadata" && options.quitOnMetadata) {
         // Earlier chunks are already in `raw`; at end of stream this chunk is synthetic.
         if (options.raw && !done) await writeAll(options.raw, chunk.subarray(0, end + 1));

@@ -51,7 +51,7 @@ export interface StoreLease extends Disposable {
 }
 
 /** The entries of a store; none may be a symbolic link. */
-const STORE_ENTRIES = ["lock", "key", "owner", "incr", "scratch"];
+const STORE_ENTRIES = ["lock", "key", "owner", "incr", "scratch", "out"];
 
 /**
  * How often a wait for a busy store looks again (its lock, or the child of a

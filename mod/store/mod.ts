@@ -15,3 +15,4 @@ export {
   storeKey,
   type StoreLease,
 } from "./incremental_store.ts";
+export { runPipelined, stopPipelines, untilNoDetachedRustc } from "./pipelined.ts";

@@ -13,6 +13,7 @@
 import { describeError, MESSAGE_PREFIX } from "../errors.ts";
 import { type ByteSink, onStopSignals, type RunIO, writeAll } from "../exec/mod.ts";
 import { jsonObjects, parseWorkRequest, type WorkRequest, type WorkResponse } from "./protocol.ts";
+import { stopPipelines } from "../store/mod.ts";
 
 /** Runs one wrapper command line with the given I/O and returns its exit code. */
 export type RunWrapper = (argv: readonly string[], io: RunIO) => Promise<number>;
@@ -184,6 +185,7 @@ export async function serveWorker(
       stdin: "null",
       forwardSignals: false,
       cancel: cancel.signal,
+      keepsChildren: true,
     };
     const { sandboxDir } = request;
     let exitCode: number;
@@ -225,6 +227,7 @@ export async function serveWorker(
         `${MESSAGE_PREFIX} worker ${Deno.pid}: ${signal}: stopping ${inFlight.size} run(s)`,
       );
       for (const cancel of inFlight.values()) cancel.abort();
+      stopPipelines();
       await Promise.allSettled(running);
       await writing;
       Deno.exit(128 + number);
@@ -270,6 +273,8 @@ export async function serveWorker(
     if (request.requestId === 0) await done;
   }
   await Promise.all(running);
+  // No request is left to take what a rustc answered for would still write.
+  stopPipelines();
   await writing;
   return status;
 }

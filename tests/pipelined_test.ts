@@ -1,0 +1,272 @@
+/**
+ * `--incremental-pipelining`: a crate's metadata run and its compile share
+ * one real rustc through a real persistent worker, the way rules_rust's
+ * `RustcMetadata` and `Rustc` actions reach it (same arguments, the metadata
+ * run with `--rustc-quit-on-rmeta true`); run alone, each stands on its own.
+ */
+
+import assert from "node:assert/strict";
+import {
+  existsAt,
+  isAlive,
+  reaped,
+  run,
+  runWrapper,
+  RUSTC,
+  startWorker,
+  tempDir,
+  within,
+} from "./helpers.ts";
+import { editOneFunction, writeCrate } from "../fixtures/gen_crate.ts";
+import { sessionReuse } from "../fixtures/rustc_reuse.ts";
+
+/** Big enough that rustc works on well after its `.rmeta` is out. */
+const SHAPE = { modules: 24, functionsPerModule: 40 };
+const RMETA = "out/libshapes-1.rmeta";
+const RLIB = "out/libshapes-1.rlib";
+
+/** The metadata run's and the compile's wrapper command lines (rules_rust's, plus the store). */
+function commandLines(work: string, metadata: boolean): string[] {
+  return [
+    ...["--incremental-store", `${work}/store`, "--incremental-pipelining", "true"],
+    ...(metadata ? ["--rustc-quit-on-rmeta", "true"] : []),
+    ...["--rustc-output-format", "rendered", "--", RUSTC!, "src/lib.rs"],
+    ...["--crate-name=shapes", "--crate-type=rlib", "--emit=dep-info,link,metadata"],
+    ...["--error-format=json", "--json=artifacts", "--out-dir=out", "-Cextra-filename=-1"],
+  ];
+}
+
+/** A real worker in `work`, its responses read line by line. */
+function worker(work: string) {
+  const process = startWorker(work, { stdout: "piped", stderr: "null" });
+  const writer = process.stdin.getWriter();
+  const reader = process.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let pending = "";
+  const encoder = new TextEncoder();
+  return {
+    process,
+    send: (requestId: number, args: string[]) =>
+      writer.write(encoder.encode(JSON.stringify({ arguments: args, requestId }) + "\n")),
+    cancel: (requestId: number) =>
+      writer.write(encoder.encode(JSON.stringify({ requestId, cancel: true }) + "\n")),
+    async next(what: string): Promise<{ requestId: number; exitCode: number; output: string }> {
+      while (!pending.includes("\n")) {
+        const { value, done } = await within(reader.read(), 120_000, what);
+        assert.equal(done, false, `${what}: the worker's stdout ended`);
+        pending += value;
+      }
+      const end = pending.indexOf("\n");
+      const line = pending.slice(0, end);
+      pending = pending.slice(end + 1);
+      return JSON.parse(line);
+    },
+    close: () => writer.close(),
+  };
+}
+
+function crate(work: string): void {
+  writeCrate(`${work}/src`, SHAPE);
+  Deno.mkdirSync(`${work}/out`);
+}
+
+/**
+ * A dependent compiled against the `.rmeta` and a binary linked with the
+ * `.rlib`: rustc's crate hashes of the two must agree (else E0460).
+ */
+async function linkDependent(work: string): Promise<void> {
+  Deno.writeTextFileSync(
+    `${work}/user.rs`,
+    "pub fn twice(x: u64) -> u64 { shapes::total(x) * 2 }\n",
+  );
+  Deno.writeTextFileSync(`${work}/main.rs`, 'fn main() { println!("{}", user::twice(1)); }\n');
+  const user = await run(RUSTC!, [
+    ...["user.rs", "--crate-type=rlib", "--crate-name=user", "--edition=2021"],
+    ...["--extern", `shapes=${RMETA}`, "--out-dir=out"],
+  ], { cwd: work });
+  assert.equal(user.code, 0, user.stderr);
+  const main = await run(RUSTC!, [
+    ...["main.rs", "--crate-type=bin", "--edition=2021", "-o", "out/main"],
+    ...["--extern", "user=out/libuser.rlib", "-Ldependency=out"],
+  ], { cwd: work });
+  assert.equal(main.code, 0, main.stderr);
+  const ran = await run(`${work}/out/main`, []);
+  assert.equal(ran.code, 0, ran.stderr);
+}
+
+Deno.test({
+  name: "through a worker, the metadata run answers at the .rmeta and the compile takes the " +
+    ".rlib of the same rustc, whose session is finalized and reused after an edit",
+  ignore: RUSTC === undefined,
+  async fn() {
+    await using dir = await tempDir();
+    const work = dir.path;
+    crate(work);
+    const pw = worker(work);
+    await using _reaped = reaped(pw.process);
+    for (const round of [1, 2]) {
+      if (round === 2) {
+        editOneFunction(`${work}/src`, 7);
+        for (const file of [RMETA, RLIB]) Deno.removeSync(`${work}/${file}`);
+      }
+      await pw.send(10 * round, commandLines(work, true));
+      const metadata = await pw.next("the metadata answer");
+      assert.deepEqual([metadata.requestId, metadata.exitCode], [10 * round, 0], metadata.output);
+      assert.ok(existsAt(`${work}/${RMETA}`), "the .rmeta is in place when answered");
+      assert.equal(existsAt(`${work}/${RLIB}`), false, "the .rlib is the compile's to copy");
+      await pw.send(10 * round + 1, commandLines(work, false));
+      const compile = await pw.next("the compile answer");
+      assert.deepEqual([compile.requestId, compile.exitCode], [10 * round + 1, 0], compile.output);
+      assert.ok(existsAt(`${work}/${RLIB}`));
+      await linkDependent(work);
+    }
+    const reuse = sessionReuse(`${work}/store/incr`);
+    assert.equal(reuse.sessions, 2, "both rounds' sessions finalized");
+    assert.ok(reuse.reused >= reuse.objects * 0.9, JSON.stringify(reuse));
+    await pw.close();
+    assert.equal((await within(pw.process.status, 10_000, "the worker's exit")).code, 0);
+  },
+});
+
+Deno.test({
+  name: "run alone, the compile compiles and checks its .rmeta against the one dependents got: " +
+    "the same passes, another fails in one line",
+  ignore: RUSTC === undefined,
+  async fn() {
+    await using dir = await tempDir();
+    const work = dir.path;
+    crate(work);
+    // One-shot: the metadata run runs rustc to its end and copies the .rmeta.
+    const metadata = await runWrapper(commandLines(work, true), { cwd: work });
+    assert.equal(metadata.code, 0, metadata.stderr);
+    assert.equal(existsAt(`${work}/${RLIB}`), false);
+    const compile = await runWrapper(commandLines(work, false), { cwd: work });
+    assert.equal(compile.code, 0, compile.stderr);
+    await linkDependent(work);
+
+    Deno.removeSync(`${work}/${RLIB}`);
+    Deno.writeTextFileSync(`${work}/${RMETA}`, "not this crate's metadata");
+    const mismatch = await runWrapper(commandLines(work, false), { cwd: work });
+    assert.equal(mismatch.code, 1);
+    assert.match(
+      mismatch.stderr,
+      /^process wrapper: out\/libshapes-1\.rmeta, which dependents compiled against, differs from this compile's \.rmeta: .*\n$/,
+    );
+    assert.equal(existsAt(`${work}/${RLIB}`), false, "no .rlib for dependents of another .rmeta");
+  },
+});
+
+Deno.test({
+  name: "a compile error: the metadata run fails with rustc's diagnostic, printed once",
+  ignore: RUSTC === undefined,
+  async fn() {
+    await using dir = await tempDir();
+    const work = dir.path;
+    crate(work);
+    Deno.writeTextFileSync(`${work}/src/lib.rs`, 'pub fn broken() -> u32 { "no" }\n', {
+      append: true,
+    });
+    const pw = worker(work);
+    await using _reaped = reaped(pw.process);
+    await pw.send(1, commandLines(work, true));
+    const metadata = await pw.next("the metadata answer");
+    assert.equal(metadata.exitCode, 1);
+    assert.equal(metadata.output.split("error[E0308]: mismatched types").length, 2);
+    await pw.close();
+    await within(pw.process.status, 10_000, "the worker's exit");
+  },
+});
+
+Deno.test({
+  name: "cancelling the compile kills the shared rustc; the store serves the next build",
+  ignore: RUSTC === undefined,
+  async fn() {
+    await using dir = await tempDir();
+    const work = dir.path;
+    crate(work);
+    const pw = worker(work);
+    await using _reaped = reaped(pw.process);
+    await pw.send(1, commandLines(work, true));
+    assert.equal((await pw.next("the metadata answer")).exitCode, 0);
+    const rustc = rustcPids(work);
+    assert.equal(rustc.length, 1, "rustc goes on after the metadata answer");
+    await pw.send(2, commandLines(work, false));
+    await pw.cancel(2);
+    const cancelled = await pw.next("the cancelled compile's answer");
+    assert.equal(cancelled.requestId, 2);
+    assert.equal(isAlive(rustc[0]), false, "the shared rustc is dead");
+    Deno.removeSync(`${work}/${RMETA}`);
+    await pw.send(3, commandLines(work, true));
+    assert.equal((await pw.next("the next metadata answer")).exitCode, 0);
+    await pw.send(4, commandLines(work, false));
+    assert.equal((await pw.next("the next compile answer")).exitCode, 0);
+    await linkDependent(work);
+    await pw.close();
+    await within(pw.process.status, 10_000, "the worker's exit");
+  },
+});
+
+Deno.test({
+  name: "SIGTERM to a worker whose rustc was answered for its metadata kills that rustc, exit 143",
+  ignore: RUSTC === undefined,
+  async fn() {
+    await using dir = await tempDir();
+    const work = dir.path;
+    crate(work);
+    const pw = worker(work);
+    await using _reaped = reaped(pw.process);
+    await pw.send(1, commandLines(work, true));
+    assert.equal((await pw.next("the metadata answer")).exitCode, 0);
+    const rustc = rustcPids(work);
+    assert.equal(rustc.length, 1);
+    pw.process.kill("SIGTERM");
+    assert.equal((await within(pw.process.status, 10_000, "the worker's exit")).code, 143);
+    for (let waited = 0; isAlive(rustc[0]) && waited < 5000; waited += 20) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(isAlive(rustc[0]), false);
+  },
+});
+
+Deno.test({
+  name: "a rustc answered for its metadata counts as a running child: another request's child " +
+    "starts only once it is joined or ends",
+  ignore: RUSTC === undefined,
+  async fn() {
+    await using dir = await tempDir();
+    const work = dir.path;
+    crate(work);
+    const pw = worker(work);
+    await using _reaped = reaped(pw.process);
+    await pw.send(1, commandLines(work, true));
+    assert.equal((await pw.next("the metadata answer")).exitCode, 0);
+    const rustc = rustcPids(work);
+    assert.equal(rustc.length, 1);
+    // Another crate's action arrives before this crate's compile.
+    await pw.send(2, ["--", "/bin/sh", "-c", "date +%s%N > other.started"]);
+    const other = await pw.next("the other request's answer");
+    assert.equal(other.requestId, 2);
+    const started = Number(Deno.readTextFileSync(`${work}/other.started`)) / 1e6;
+    const rlibWritten = Deno.statSync(`${work}/store/out/libshapes-1.rlib`).mtime!.getTime();
+    assert.ok(started >= rlibWritten, "the other child started after rustc's last file");
+    assert.equal(isAlive(rustc[0]), false);
+    await pw.send(3, commandLines(work, false));
+    assert.equal((await pw.next("the compile answer")).exitCode, 0);
+    await pw.close();
+    await within(pw.process.status, 10_000, "the worker's exit");
+  },
+});
+
+/** The rustc processes writing into `work`'s store. */
+function rustcPids(work: string): number[] {
+  const pids: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const argv = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).split("\0");
+      if (argv.includes(`--out-dir=${work}/store/out`)) pids.push(Number(entry.name));
+    } catch {
+      // Ended meanwhile.
+    }
+  }
+  return pids;
+}

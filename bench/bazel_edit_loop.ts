@@ -49,6 +49,7 @@ import {
   USE_THIS_WRAPPER,
 } from "../fixtures/rules_rust.ts";
 import { run, RUSTC, which } from "../tests/helpers.ts";
+import { bazelBars, cargoBars, type TimelineRow, timelineSvg } from "./timeline.ts";
 
 const SETTINGS = "--@rules_rust//rust/settings";
 const PIPELINED = `${SETTINGS}:pipelined_compilation=true`;
@@ -334,6 +335,8 @@ export interface EditLoopResult {
   readonly versions: Record<string, string>;
   readonly modes: Readonly<Record<string, readonly string[]>>;
   readonly graphs: Record<string, GraphResult>;
+  /** Per graph, the last round's rebuild of each mode and cargo's, action by action. */
+  readonly timelines: Record<string, TimelineRow[]>;
 }
 
 /** What one timed `bazel build` did. */
@@ -413,6 +416,9 @@ export async function bazelEditLoop(
     edited_rustc_persistent_ms: [] as number[],
   }]));
   const started = new Set<number>();
+  // The last round's rebuild of each mode, for the picture of where its time goes.
+  const timelines: Record<string, TimelineRow[]> = {};
+  const lastProfiles: Record<string, { mode: string; totalMs: number; profile: string }[]> = {};
   const build = (mode: number, graph: Graph) => {
     started.add(mode);
     return timedBuild(
@@ -450,6 +456,9 @@ export async function bazelEditLoop(
           if (edited === undefined || actionMs === undefined) {
             throw new Error(`${name}: the edit of ${graph.edited} did not recompile it`);
           }
+          if (round === rounds - 1) {
+            (lastProfiles[graph.name] ??= []).push({ mode: name, totalMs: milliseconds, profile });
+          }
           samples.bazel_ms[name].push(milliseconds);
           samples.edited_action_ms[name].push(actionMs);
           samples.rustc_actions[name].push(rustcSpawns.length);
@@ -469,6 +478,27 @@ export async function bazelEditLoop(
         samples.rustc_persistent_ms.push(rebuilt.total);
         samples.edited_rustc_persistent_ms.push(rebuilt.perCrate[graph.edited]);
       }
+    }
+    for (const graph of measured) {
+      edit(graph);
+      const env = cargoEnv(graph, true);
+      const cargoMs = await timed(cargo, ["build", "--offline", "-q", "--timings"], {
+        cwd: `${work}/cargo/${graph.name}`,
+        env,
+      });
+      const report = Deno.readTextFileSync(
+        `${env.CARGO_TARGET_DIR}/cargo-timings/cargo-timing.html`,
+      );
+      timelines[graph.name] = [
+        ...await Promise.all(
+          lastProfiles[graph.name].map(async ({ mode, totalMs, profile }) => ({
+            mode,
+            totalMs,
+            bars: await bazelBars(profile),
+          })),
+        ),
+        { mode: "cargo, incremental (--timings)", totalMs: cargoMs, bars: cargoBars(report) },
+      ];
     }
   } finally {
     for (const mode of started) {
@@ -500,6 +530,7 @@ export async function bazelEditLoop(
     },
     modes: MODES,
     graphs: graphResults,
+    timelines,
   };
 }
 
@@ -628,6 +659,14 @@ if (import.meta.main) {
       };
       Deno.writeTextFileSync(resultsFile, JSON.stringify({ ...header, ...result }, null, 2) + "\n");
       console.log(`\nraw numbers: ${resultsFile}`);
+      for (const [graph, rows] of Object.entries(result.timelines)) {
+        const picture = resultsFile.replace(/\.json$/, `_${graph}.svg`);
+        Deno.writeTextFileSync(
+          picture,
+          timelineSvg(`${graph}: one rebuild after a one-line edit, ${header.date}`, rows),
+        );
+        console.log(`where the time goes: ${picture}`);
+      }
     }
   } finally {
     await run("sh", ["-c", `chmod -R u+w '${work}'; rm -rf '${work}'`]);

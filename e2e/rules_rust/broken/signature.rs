@@ -1,0 +1,3 @@
+pub fn answer() -> Missing {
+    42
+}

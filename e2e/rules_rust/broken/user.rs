@@ -1,0 +1,3 @@
+pub fn twice() -> u32 {
+    broken_signature::answer() * 2
+}

@@ -182,18 +182,13 @@ Deno.test({
   async fn() {
     await using dir = await tempDir();
     const work = dir.path;
-    crate(work);
-    const pw = worker(work);
-    await using _reaped = reaped(pw.process);
-    await pw.send(1, commandLines(work, true));
-    assert.equal((await pw.next("the metadata answer")).exitCode, 0);
-    const rustc = rustcPids(work);
-    assert.equal(rustc.length, 1, "rustc goes on after the metadata answer");
+    await using answered = await answeredForMetadata(work);
+    const { pw, rustc } = answered;
     await pw.send(2, commandLines(work, false));
     await pw.cancel(2);
     const cancelled = await pw.next("the cancelled compile's answer");
     assert.equal(cancelled.requestId, 2);
-    assert.equal(isAlive(rustc[0]), false, "the shared rustc is dead");
+    assert.equal(isAlive(rustc), false, "the shared rustc is dead");
     Deno.removeSync(`${work}/${RMETA}`);
     await pw.send(3, commandLines(work, true));
     assert.equal((await pw.next("the next metadata answer")).exitCode, 0);
@@ -211,19 +206,14 @@ Deno.test({
   async fn() {
     await using dir = await tempDir();
     const work = dir.path;
-    crate(work);
-    const pw = worker(work);
-    await using _reaped = reaped(pw.process);
-    await pw.send(1, commandLines(work, true));
-    assert.equal((await pw.next("the metadata answer")).exitCode, 0);
-    const rustc = rustcPids(work);
-    assert.equal(rustc.length, 1);
+    await using answered = await answeredForMetadata(work);
+    const { pw, rustc } = answered;
     pw.process.kill("SIGTERM");
     assert.equal((await within(pw.process.status, 10_000, "the worker's exit")).code, 143);
-    for (let waited = 0; isAlive(rustc[0]) && waited < 5000; waited += 20) {
+    for (let waited = 0; isAlive(rustc) && waited < 5000; waited += 20) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    assert.equal(isAlive(rustc[0]), false);
+    assert.equal(isAlive(rustc), false);
   },
 });
 
@@ -234,13 +224,8 @@ Deno.test({
   async fn() {
     await using dir = await tempDir();
     const work = dir.path;
-    crate(work);
-    const pw = worker(work);
-    await using _reaped = reaped(pw.process);
-    await pw.send(1, commandLines(work, true));
-    assert.equal((await pw.next("the metadata answer")).exitCode, 0);
-    const rustc = rustcPids(work);
-    assert.equal(rustc.length, 1);
+    await using answered = await answeredForMetadata(work);
+    const { pw, rustc } = answered;
     // Another crate's action arrives before this crate's compile.
     await pw.send(2, ["--", "/bin/sh", "-c", "date +%s%N > other.started"]);
     const other = await pw.next("the other request's answer");
@@ -248,13 +233,33 @@ Deno.test({
     const started = Number(Deno.readTextFileSync(`${work}/other.started`)) / 1e6;
     const rlibWritten = Deno.statSync(`${work}/store/out/libshapes-1.rlib`).mtime!.getTime();
     assert.ok(started >= rlibWritten, "the other child started after rustc's last file");
-    assert.equal(isAlive(rustc[0]), false);
+    assert.equal(isAlive(rustc), false);
     await pw.send(3, commandLines(work, false));
     assert.equal((await pw.next("the compile answer")).exitCode, 0);
     await pw.close();
     await within(pw.process.status, 10_000, "the worker's exit");
   },
 });
+
+/**
+ * A worker in `work`, with a fresh crate, whose rustc was answered for its
+ * metadata and goes on (its pid); the worker is reaped when disposed.
+ */
+async function answeredForMetadata(work: string) {
+  crate(work);
+  const pw = worker(work);
+  const reap = reaped(pw.process);
+  try {
+    await pw.send(1, commandLines(work, true));
+    assert.equal((await pw.next("the metadata answer")).exitCode, 0);
+    const rustc = rustcPids(work);
+    assert.equal(rustc.length, 1, "rustc goes on after the metadata answer");
+    return { pw, rustc: rustc[0], [Symbol.asyncDispose]: () => reap[Symbol.asyncDispose]() };
+  } catch (error) {
+    await reap[Symbol.asyncDispose]();
+    throw error;
+  }
+}
 
 /** The rustc processes writing into `work`'s store. */
 function rustcPids(work: string): number[] {

@@ -128,6 +128,28 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "a compile that comes after its crate's rustc ended takes that rustc's files: no second rustc",
+  ignore: RUSTC === undefined,
+  async fn() {
+    await using dir = await tempDir();
+    const work = dir.path;
+    await using answered = await answeredForMetadata(work);
+    const { pw, rustc } = answered;
+    for (let waited = 0; isAlive(rustc) && waited < 60_000; waited += 20) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const made = Deno.statSync(`${work}/store/out/libshapes-1.rlib`).ino;
+    await pw.send(2, commandLines(work, false));
+    assert.equal((await pw.next("the compile answer")).exitCode, 0);
+    assert.equal(Deno.statSync(`${work}/store/out/libshapes-1.rlib`).ino, made, "rustc ran again");
+    assert.ok(existsAt(`${work}/${RLIB}`));
+    await pw.close();
+    await within(pw.process.status, 10_000, "the worker's exit");
+  },
+});
+
+Deno.test({
   name: "run alone, the compile compiles and checks its .rmeta against the one dependents got: " +
     "the same passes, another fails in one line",
   ignore: RUSTC === undefined,

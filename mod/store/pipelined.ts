@@ -52,11 +52,19 @@ interface Pipeline {
   detached: boolean;
   /** Its compile is attached: rustc's output goes there from now on. */
   compileJoined: boolean;
+  /** rustc still runs. */
+  running: boolean;
   /** Removes the private directory of a rustc that had no store (once copied out). */
   dispose(): void;
+  /** Takes it out of the worker's pipelines: its compile took its files, or it failed. */
+  forget(): void;
 }
 
-/** The worker's pipelines, by store. A one-shot run has at most its own. */
+/**
+ * The worker's pipelines, by store. One that succeeded stays until its compile
+ * takes its files (a small crate's rustc often ends before the compile's
+ * request comes). A one-shot run has at most its own.
+ */
 const pipelines = new Map<string, Pipeline>();
 
 /** Wakes the runs waiting for a detached rustc to be joined or to end. */
@@ -134,7 +142,8 @@ export async function runPipelined(
     // Another build's rustc, for other inputs: it must not write the store any longer.
     pipeline.stop.abort();
     await pipeline.done;
-    pipeline = pipelines.get(root);
+    pipeline.forget();
+    pipeline = undefined;
   }
   if (pipeline === undefined) {
     await untilNoDetachedRustc(io.cancel);
@@ -158,7 +167,7 @@ async function answerMetadata(pipeline: Pipeline, outDir: string, io: RunIO): Pr
   const isRmeta = (name: string) => name.endsWith(".rmeta");
   // A worker answers at the notification and lets rustc go on; a one-shot run cannot.
   if (io.keepsChildren && await pipeline.metadata) {
-    if (!pipeline.compileJoined) setDetached(pipeline, true);
+    if (!pipeline.compileJoined && pipeline.running) setDetached(pipeline, true);
     return copyOut(pipeline, outDir, isRmeta, io);
   }
   const code = await pipeline.done;
@@ -177,6 +186,7 @@ async function answerCompile(pipeline: Pipeline, outDir: string, io: RunIO): Pro
   try {
     return code === 0 ? checkAndCopyCompile(pipeline, outDir, io) : code;
   } finally {
+    pipeline.forget();
     pipeline.dispose();
   }
 }
@@ -256,8 +266,12 @@ async function startPipeline(
     done: run(),
     detached: false,
     compileJoined: false,
+    running: true,
     dispose() {
       if (lease === undefined) Deno.removeSync(out, { recursive: true });
+    },
+    forget() {
+      if (pipelines.get(root) === pipeline) pipelines.delete(root);
     },
   };
   pipelines.set(root, pipeline);
@@ -265,6 +279,7 @@ async function startPipeline(
 
   async function run(): Promise<number> {
     await Promise.resolve(); // Runs once the pipeline is registered.
+    let code = 1;
     try {
       Deno.removeSync(out, { recursive: true });
     } catch (error) {
@@ -290,7 +305,8 @@ async function startPipeline(
           },
         },
       );
-      return outcome.code;
+      code = outcome.code;
+      return code;
     } catch (error) {
       if (!(error instanceof WrapperError)) throw error;
       io.warn(wrapperMessage(error.message));
@@ -298,7 +314,9 @@ async function startPipeline(
     } finally {
       announce(false);
       lease?.[Symbol.dispose]();
-      if (pipelines.get(root) === pipeline) pipelines.delete(root);
+      pipeline.running = false;
+      // A failed or killed rustc is never joined by a later run: it starts anew.
+      if (code !== 0 || stop.signal.aborted) pipeline.forget();
       setDetached(pipeline, false);
     }
   }

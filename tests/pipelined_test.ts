@@ -26,8 +26,9 @@ const RMETA = "out/libshapes-1.rmeta";
 const RLIB = "out/libshapes-1.rlib";
 
 /** The metadata run's and the compile's wrapper command lines (rules_rust's, plus the store). */
-function commandLines(work: string, metadata: boolean): string[] {
+function commandLines(work: string, metadata: boolean, wrapperFlags: string[] = []): string[] {
   return [
+    ...wrapperFlags,
     ...["--incremental-store", `${work}/store`, "--incremental-pipelining", "true"],
     ...(metadata ? ["--rustc-quit-on-rmeta", "true"] : []),
     ...["--rustc-output-format", "rendered", "--", RUSTC!, "src/lib.rs"],
@@ -76,7 +77,7 @@ function crate(work: string): void {
 async function linkDependent(work: string): Promise<void> {
   Deno.writeTextFileSync(
     `${work}/user.rs`,
-    "pub fn twice(x: u64) -> u64 { shapes::total(x) * 2 }\n",
+    "pub fn twice(x: u64) -> u64 { shapes::total(x).wrapping_mul(2) }\n",
   );
   Deno.writeTextFileSync(`${work}/main.rs`, 'fn main() { println!("{}", user::twice(1)); }\n');
   const user = await run(RUSTC!, [
@@ -144,6 +145,57 @@ Deno.test({
     assert.equal((await pw.next("the compile answer")).exitCode, 0);
     assert.equal(Deno.statSync(`${work}/store/out/libshapes-1.rlib`).ino, made, "rustc ran again");
     assert.ok(existsAt(`${work}/${RLIB}`));
+    await pw.close();
+    await within(pw.process.status, 10_000, "the worker's exit");
+  },
+});
+
+Deno.test({
+  name: "a metadata run never joins an earlier rustc: after an edit, with that rustc's compile " +
+    "never sent, a new rustc makes the new sources' .rmeta",
+  ignore: RUSTC === undefined,
+  async fn() {
+    await using dir = await tempDir();
+    const work = dir.path;
+    await using answered = await answeredForMetadata(work);
+    const { pw, rustc } = answered;
+    for (let waited = 0; isAlive(rustc) && waited < 60_000; waited += 20) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const before = Deno.readFileSync(`${work}/${RMETA}`);
+    // The build was interrupted: no compile. The next build edits a (generic) function.
+    editOneFunction(`${work}/src`, 11);
+    Deno.removeSync(`${work}/${RMETA}`);
+    await pw.send(2, commandLines(work, true));
+    assert.equal((await pw.next("the next metadata answer")).exitCode, 0);
+    const after = Deno.readFileSync(`${work}/${RMETA}`);
+    assert.notDeepEqual(after, before, "the .rmeta of the sources before the edit");
+    await pw.send(3, commandLines(work, false));
+    assert.equal((await pw.next("the compile answer")).exitCode, 0);
+    await linkDependent(work);
+    await pw.close();
+    await within(pw.process.status, 10_000, "the worker's exit");
+  },
+});
+
+Deno.test({
+  name: "each run writes its own --output-file: what rustc wrote up to the .rmeta to the " +
+    "metadata run's, the rest to the compile's",
+  ignore: RUSTC === undefined,
+  async fn() {
+    await using dir = await tempDir();
+    const work = dir.path;
+    crate(work);
+    const pw = worker(work);
+    await using _reaped = reaped(pw.process);
+    await pw.send(1, commandLines(work, true, ["--output-file", "metadata.log"]));
+    assert.equal((await pw.next("the metadata answer")).exitCode, 0);
+    await pw.send(2, commandLines(work, false, ["--output-file", "compile.log"]));
+    assert.equal((await pw.next("the compile answer")).exitCode, 0);
+    const metadataLog = Deno.readTextFileSync(`${work}/metadata.log`);
+    const compileLog = Deno.readTextFileSync(`${work}/compile.log`);
+    assert.match(metadataLog, /"emit":"dep-info"\}\n.*"emit":"metadata"\}\n$/);
+    assert.match(compileLog, /^.*"emit":"link"\}\n$/);
     await pw.close();
     await within(pw.process.status, 10_000, "the worker's exit");
   },

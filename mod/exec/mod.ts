@@ -11,7 +11,7 @@
  * @module
  */
 
-export { type ChildHooks, type ChildOutcome, runChild } from "./run_child.ts";
+export { type ChildHooks, type ChildOutcome, OutputFiles, runChild } from "./run_child.ts";
 export { isRunning, onStopSignals, type ProcessIdentity, processIdentity } from "./process_tree.ts";
 export {
   ORPHAN_GRACE_MS,

@@ -133,10 +133,24 @@ export async function runChild(
 /**
  * The files a run writes its child's output to. Every failure, opening or
  * writing, is a {@linkcode WrapperError} naming the flag and the file.
+ *
+ * @example
+ * ```ts
+ * import { OutputFiles } from "./run_child.ts";
+ * import assert from "node:assert/strict";
+ * const dir = Deno.makeTempDirSync();
+ * const files = new OutputFiles();
+ * await files.open("--output-file", `${dir}/raw.txt`)!.write(new TextEncoder().encode("hi"));
+ * files.close();
+ * assert.equal(Deno.readTextFileSync(`${dir}/raw.txt`), "hi");
+ * assert.equal(files.open("--stderr-file", undefined), undefined);
+ * Deno.removeSync(dir, { recursive: true });
+ * ```
  */
-class OutputFiles {
+export class OutputFiles {
   readonly #open: Deno.FsFile[] = [];
 
+  /** Opens (creates, truncates) `path` for `flag`; `undefined` when no path is given. */
   open(flag: string, path: string | undefined): ByteSink | undefined {
     if (path === undefined) return undefined;
     let file: Deno.FsFile;
@@ -157,6 +171,7 @@ class OutputFiles {
     };
   }
 
+  /** Closes every file opened. */
   close(): void {
     for (const file of this.#open) file.close();
   }

@@ -207,6 +207,8 @@ async function processLines(
     if (done && partialLength === 0) return { stoppedAtMetadata: false };
     let printed = "";
     let lineStart = 0;
+    // How much of this chunk `raw` has: up to a metadata notification, before the hook is told.
+    let rawFrom = 0;
     for (let end = chunk.indexOf(NEWLINE); end >= 0; end = chunk.indexOf(NEWLINE, lineStart)) {
       const lineBytes = joinBytes(partial, partialLength, chunk.subarray(lineStart, end));
       partial = [];
@@ -214,7 +216,7 @@ async function processLines(
       const line = decoder.decode(lineBytes);
       const verdict = classifyRustcLine(line, format, !done);
       if (verdict.kind === "invalid") {
-        if (options.raw && !done) await writeAll(options.raw, chunk);
+        if (options.raw && !done) await writeAll(options.raw, chunk.subarray(rawFrom));
         await writeAll(options.forward, encode(printed));
         await writeAll(options.forward, lineBytes);
         await writeAll(options.forward, done ? chunk.subarray(0, 0) : chunk.subarray(end));
@@ -223,7 +225,9 @@ async function processLines(
       }
       if (verdict.kind === "print") printed += verdict.text;
       if (verdict.kind === "metadata" && !options.quitOnMetadata) {
-        // What came before the notification is out first: it belongs to the metadata's run.
+        // What came up to the notification is out first: it belongs to the metadata's run.
+        if (options.raw && !done) await writeAll(options.raw, chunk.subarray(rawFrom, end + 1));
+        rawFrom = end + 1;
         await writeAll(options.forward, encode(printed));
         printed = "";
         options.onMetadata?.();
@@ -240,7 +244,7 @@ async function processLines(
       await writeAll(options.forward, encode(printed));
       return { stoppedAtMetadata: false };
     }
-    if (options.raw) await writeAll(options.raw, chunk);
+    if (options.raw) await writeAll(options.raw, chunk.subarray(rawFrom));
     if (printed !== "") await writeAll(options.forward, encode(printed));
     if (lineStart < chunk.length) {
       partial.push(chunk.slice(lineStart));

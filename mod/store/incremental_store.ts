@@ -407,7 +407,20 @@ function removeStaleCopies(root: string): void {
   }
 }
 
-function removeIfPresent(path: string): void {
+/**
+ * Removes `path` (a tree too) if it is there.
+ *
+ * @example
+ * ```ts
+ * import { removeIfPresent } from "./incremental_store.ts";
+ * import assert from "node:assert/strict";
+ * const dir = Deno.makeTempDirSync();
+ * removeIfPresent(`${dir}/nothing-here`); // no error
+ * removeIfPresent(dir);
+ * assert.throws(() => Deno.statSync(dir), Deno.errors.NotFound);
+ * ```
+ */
+export function removeIfPresent(path: string): void {
   try {
     Deno.removeSync(path, { recursive: true });
   } catch (error) {

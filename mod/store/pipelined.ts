@@ -10,12 +10,14 @@
  * for the same output paths), and never into Bazel's outputs, which Bazel
  * removes before each action: files are copied out by the run they belong to.
  *
- * - In a persistent worker, the metadata run starts rustc (or finds it
- *   started) and answers once rustc announces the `.rmeta`, copied to its
- *   place under the caller's `--out-dir`; rustc goes on. The compile then
- *   waits for that same rustc and copies out the rest (`.rlib`, `.d`). What
- *   rustc prints goes to the run it belongs to: up to the notification to the
- *   metadata run, the rest to the compile.
+ * - In a persistent worker, the metadata run starts rustc (a rustc of an
+ *   earlier metadata run is stopped: a source edit leaves the key as it was)
+ *   and answers once rustc announces the `.rmeta`, copied to its place under
+ *   the caller's `--out-dir`; rustc goes on. The compile then joins that
+ *   same rustc (running, or ended well), waits for its end, and copies out
+ *   the rest (`.rlib`, `.d`). What rustc prints goes to the run it belongs
+ *   to, and to that run's `--output-file` and `--stderr-file`: up to the
+ *   notification to the metadata run, the rest to the compile.
  * - Run alone (one-shot, or a compile whose metadata run is in Bazel's
  *   cache, or in an earlier worker), a run starts rustc itself and waits for
  *   its end. A compile then checks that its `.rmeta` is the one dependents
@@ -31,32 +33,40 @@
 
 import { describeError, WrapperError, wrapperMessage } from "../errors.ts";
 import type { ChildPlan } from "../args/mod.ts";
-import { type ByteSink, runChild, type RunIO, writeAll } from "../exec/mod.ts";
-import { childInputs, leaseIncrementalStore, storeKey } from "./incremental_store.ts";
+import { type ByteSink, OutputFiles, runChild, type RunIO, writeAll } from "../exec/mod.ts";
+import {
+  childInputs,
+  leaseIncrementalStore,
+  removeIfPresent,
+  storeKey,
+  type StoreLease,
+} from "./incremental_store.ts";
 
 /** One crate's rustc, shared by its metadata run and its compile. */
 interface Pipeline {
-  /** The key of what rustc receives: a run with another key never joins it. */
+  /** The key of what rustc receives: a compile with another key never joins it. */
   readonly key: string;
-  /** Where rustc writes its files. */
-  readonly out: string;
   /** Kills rustc (a run attached to it was cancelled, or the worker stops). */
   readonly stop: AbortController;
-  /** Where rustc's output goes: the run attached to it, or held for the next. */
-  readonly output: HeldOutput;
+  /** rustc's processed stderr: to the run attached to it, or held for the next. */
+  readonly stderr: HeldOutput;
+  /** rustc's raw stderr, for the attached run's `--output-file`. */
+  readonly raw: HeldOutput;
   /** True once rustc announced its `.rmeta`; false when it ended without. */
   readonly metadata: Promise<boolean>;
-  /** rustc's exit code (after one wrapper line, 1, when it could not run). */
+  /** rustc's exit code (1 after one wrapper line when it could not run). */
   readonly done: Promise<number>;
-  /** Answered for its metadata and not yet joined by its compile. */
+  /** Where rustc writes its files: known once it runs. */
+  out: string;
+  /** Its metadata run was answered (in a worker): its compile may join it. */
+  answered: boolean;
+  /** Answered for its metadata, still running, and not yet joined by its compile. */
   detached: boolean;
   /** Its compile is attached: rustc's output goes there from now on. */
   compileJoined: boolean;
-  /** rustc still runs. */
+  /** rustc runs, or has yet to start. */
   running: boolean;
-  /** Removes the private directory of a rustc that had no store (once copied out). */
-  dispose(): void;
-  /** Takes it out of the worker's pipelines: its compile took its files, or it failed. */
+  /** Takes it out of the worker's pipelines and removes a private directory it had. */
   forget(): void;
 }
 
@@ -80,7 +90,8 @@ function setDetached(pipeline: Pipeline, detached: boolean): void {
 /**
  * Waits while a rustc of this worker runs without the action it belongs to
  * (answered for its metadata, its compile not yet arrived): Bazel counts it
- * in none of its jobs. Returns at once in a one-shot run.
+ * in none of its jobs. Returns at once in a one-shot run, or once `cancel`
+ * is aborted.
  *
  * @example
  * ```ts
@@ -91,8 +102,12 @@ function setDetached(pipeline: Pipeline, detached: boolean): void {
 export async function untilNoDetachedRustc(cancel?: AbortSignal): Promise<void> {
   while ([...pipelines.values()].some((pipeline) => pipeline.detached) && !cancel?.aborted) {
     await new Promise<void>((wake) => {
-      detachedChanged.push(wake);
-      cancel?.addEventListener("abort", () => wake(), { once: true });
+      const woken = () => {
+        cancel?.removeEventListener("abort", woken);
+        wake();
+      };
+      detachedChanged.push(woken);
+      cancel?.addEventListener("abort", woken, { once: true });
     });
   }
 }
@@ -114,13 +129,17 @@ export function stopPipelines(): void {
  * Runs `plan` (`--incremental-pipelining`): its metadata run when
  * `plan.output.quitOnMetadata`, else its compile. `prepare` gives the final
  * rustc arguments (the working-directory check of the state). Returns the
- * exit code, or `undefined` after one `warn` line when the command line has
- * no `--out-dir=` to redirect (the caller then runs it as a plain store run).
+ * exit code, or `undefined` after one `warn` line when the command line
+ * cannot be pipelined (no `--out-dir=` to redirect, or `--stdout-file`):
+ * the caller then runs it as a plain store run.
  *
  * @example
  * ```ts ignore
  * const code = await runPipelined(plan, io, (args) => Promise.resolve(args));
  * ```
+ *
+ * @throws {WrapperError} when the run is cancelled before its rustc starts,
+ * or one of its output files cannot be opened.
  */
 export async function runPipelined(
   plan: ChildPlan,
@@ -129,76 +148,117 @@ export async function runPipelined(
 ): Promise<number | undefined> {
   const root = plan.incrementalStore!;
   const outDirIndex = plan.args.findIndex((arg) => arg.startsWith(OUT_DIR));
-  if (outDirIndex < 0) {
-    io.warn(wrapperMessage(
-      `--incremental-pipelining: no ${OUT_DIR} among rustc's arguments: running it alone`,
-    ));
+  const reason = outDirIndex < 0
+    ? `no ${OUT_DIR} among rustc's arguments`
+    : plan.output.stdoutFile !== undefined
+    ? "--stdout-file is the child's own stdout"
+    : undefined;
+  if (reason !== undefined) {
+    io.warn(wrapperMessage(`--incremental-pipelining: ${reason}: running it alone`));
     return undefined;
   }
   const outDir = plan.args[outDirIndex].slice(OUT_DIR.length);
   const key = await storeKey(childInputs(plan));
+  const metadataRun = plan.output.quitOnMetadata;
   let pipeline = pipelines.get(root);
-  if (pipeline !== undefined && pipeline.key !== key) {
-    // Another build's rustc, for other inputs: it must not write the store any longer.
+  // A metadata run always starts rustc: the key misses the sources, so an earlier rustc of the
+  // same key may have compiled other ones. A compile joins the rustc its metadata run started.
+  const joins = !metadataRun && pipeline !== undefined && pipeline.key === key &&
+    pipeline.answered && !pipeline.compileJoined;
+  if (pipeline !== undefined && !joins) {
     pipeline.stop.abort();
     await pipeline.done;
     pipeline.forget();
     pipeline = undefined;
   }
-  if (pipeline === undefined) {
-    await untilNoDetachedRustc(io.cancel);
-    pipeline = await startPipeline(root, key, plan, outDirIndex, io, prepare);
+  // Cancelled meanwhile: a rustc to join is stopped below, none is started.
+  if (pipeline === undefined && io.cancel?.aborted) {
+    throw new WrapperError("cancelled before its rustc started");
   }
-  const joined = pipeline;
-  const stopOnCancel = () => joined.stop.abort();
-  io.cancel?.addEventListener("abort", stopOnCancel);
+  const files = new OutputFiles();
   try {
-    return plan.output.quitOnMetadata
-      ? await answerMetadata(joined, outDir, io)
-      : await answerCompile(joined, outDir, io);
+    const sinks = {
+      stderr: files.open("--stderr-file", plan.output.stderrFile) ?? io.childStderr,
+      raw: files.open("--output-file", plan.output.outputFile) ?? DISCARD,
+    };
+    const joined = pipeline ??
+      startPipeline(
+        root,
+        key,
+        plan,
+        outDirIndex,
+        io,
+        sinks,
+        metadataRun && !!io.keepsChildren,
+        prepare,
+      );
+    const stopOnCancel = () => joined.stop.abort();
+    io.cancel?.addEventListener("abort", stopOnCancel);
+    if (io.cancel?.aborted) stopOnCancel();
+    try {
+      return metadataRun
+        ? await answerMetadata(joined, outDir, io)
+        : await answerCompile(joined, outDir, io, sinks);
+    } finally {
+      io.cancel?.removeEventListener("abort", stopOnCancel);
+      await joined.stderr.flushed();
+      await joined.raw.flushed();
+    }
   } finally {
-    io.cancel?.removeEventListener("abort", stopOnCancel);
+    files.close();
   }
 }
 
 const OUT_DIR = "--out-dir=";
 
+/** A sink that keeps nothing: rustc's raw stderr when the run has no `--output-file`. */
+const DISCARD: ByteSink = { write: (bytes) => Promise.resolve(bytes.length) };
+
+const isRmeta = (name: string) => name.endsWith(".rmeta");
+
 async function answerMetadata(pipeline: Pipeline, outDir: string, io: RunIO): Promise<number> {
-  const isRmeta = (name: string) => name.endsWith(".rmeta");
   // A worker answers at the notification and lets rustc go on; a one-shot run cannot.
   if (io.keepsChildren && await pipeline.metadata) {
-    if (!pipeline.compileJoined && pipeline.running) setDetached(pipeline, true);
+    pipeline.answered = true;
+    if (pipeline.running) setDetached(pipeline, true);
     return copyOut(pipeline, outDir, isRmeta, io);
   }
   const code = await pipeline.done;
   try {
     return code === 0 ? copyOut(pipeline, outDir, isRmeta, io) : code;
   } finally {
-    if (!io.keepsChildren) pipeline.dispose();
+    if (!io.keepsChildren || code !== 0) pipeline.forget();
   }
 }
 
-async function answerCompile(pipeline: Pipeline, outDir: string, io: RunIO): Promise<number> {
+async function answerCompile(
+  pipeline: Pipeline,
+  outDir: string,
+  io: RunIO,
+  sinks: { stderr: ByteSink; raw: ByteSink },
+): Promise<number> {
   pipeline.compileJoined = true;
-  await pipeline.output.attach(io.childStderr);
+  await pipeline.stderr.attach(sinks.stderr);
+  await pipeline.raw.attach(sinks.raw);
   setDetached(pipeline, false);
   const code = await pipeline.done;
   try {
     return code === 0 ? checkAndCopyCompile(pipeline, outDir, io) : code;
   } finally {
     pipeline.forget();
-    pipeline.dispose();
   }
 }
 
 function checkAndCopyCompile(pipeline: Pipeline, outDir: string, io: RunIO): number {
-  const rmeta = [...Deno.readDirSync(pipeline.out)].find(({ name }) => name.endsWith(".rmeta"));
+  const names = [...Deno.readDirSync(pipeline.out)].filter((entry) => entry.isFile)
+    .map((entry) => entry.name);
+  const rmeta = names.find(isRmeta);
   if (rmeta !== undefined) {
-    const given = `${outDir}/${rmeta.name}`;
+    const given = `${outDir}/${rmeta}`;
     const dependentsGot = readIfPresent(given);
     if (
       dependentsGot !== undefined &&
-      !sameBytes(dependentsGot, Deno.readFileSync(`${pipeline.out}/${rmeta.name}`))
+      !sameBytes(dependentsGot, Deno.readFileSync(`${pipeline.out}/${rmeta}`))
     ) {
       io.warn(wrapperMessage(
         `${given}, which dependents compiled against, differs from this compile's .rmeta: ` +
@@ -207,7 +267,11 @@ function checkAndCopyCompile(pipeline: Pipeline, outDir: string, io: RunIO): num
       return 1;
     }
   }
-  return copyOut(pipeline, outDir, (name) => !name.endsWith(".rmeta"), io);
+  if (!names.some((name) => !isRmeta(name) && !name.endsWith(".d"))) {
+    io.warn(wrapperMessage(`--incremental-pipelining: rustc left no crate in ${pipeline.out}`));
+    return 1;
+  }
+  return copyOut(pipeline, outDir, (name) => !isRmeta(name), io);
 }
 
 /** Copies rustc's files that `wanted` names from the pipeline's directory to `outDir`. */
@@ -221,11 +285,7 @@ function copyOut(
     for (const { name, isFile } of Deno.readDirSync(pipeline.out)) {
       if (!isFile || !wanted(name)) continue;
       const target = `${outDir}/${name}`;
-      try {
-        Deno.removeSync(target); // A file left read-only by an earlier build.
-      } catch (error) {
-        if (!(error instanceof Deno.errors.NotFound)) throw error;
-      }
+      removeIfPresent(target); // A file left read-only by an earlier build.
       Deno.copyFileSync(`${pipeline.out}/${name}`, target);
     }
     return 0;
@@ -241,66 +301,74 @@ function copyOut(
   }
 }
 
-async function startPipeline(
+function startPipeline(
   root: string,
   key: string,
   plan: ChildPlan,
   outDirIndex: number,
   io: RunIO,
+  sinks: { stderr: ByteSink; raw: ByteSink },
+  holdAtMetadata: boolean,
   prepare: (args: readonly string[]) => Promise<readonly string[]>,
-): Promise<Pipeline> {
-  const lease = await leaseIncrementalStore(root, childInputs(plan), io.warn, io.cancel);
-  // Without the store, rustc still must not write Bazel's outputs: a private directory.
-  const out = lease ? `${root}/out` : Deno.makeTempDirSync({ prefix: "process-wrapper-out-" });
+): Pipeline {
   const stop = new AbortController();
-  const output = new HeldOutput(io.childStderr);
   let announce: (announced: boolean) => void = () => {};
   const metadata = new Promise<boolean>((resolve) => announce = resolve);
-  const args = plan.args.with(outDirIndex, `${OUT_DIR}${out}`);
+  let privateOut: string | undefined;
   const pipeline: Pipeline = {
     key,
-    out,
     stop,
-    output,
+    stderr: new HeldOutput(sinks.stderr),
+    raw: new HeldOutput(sinks.raw),
     metadata,
     done: run(),
+    out: "",
+    answered: false,
     detached: false,
     compileJoined: false,
     running: true,
-    dispose() {
-      if (lease === undefined) Deno.removeSync(out, { recursive: true });
-    },
     forget() {
       if (pipelines.get(root) === pipeline) pipelines.delete(root);
+      if (privateOut !== undefined) removeIfPresent(privateOut);
+      privateOut = undefined;
     },
   };
+  // Registered before anything is awaited: a second run for this store finds it.
   pipelines.set(root, pipeline);
   return pipeline;
 
   async function run(): Promise<number> {
     await Promise.resolve(); // Runs once the pipeline is registered.
+    let lease: StoreLease | undefined;
     let code = 1;
     try {
-      Deno.removeSync(out, { recursive: true });
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) {
-        io.warn(wrapperMessage(`${out}: cannot empty (${describeError(error)})`));
+      await untilNoDetachedRustc(stop.signal);
+      lease = await leaseIncrementalStore(root, childInputs(plan), io.warn, stop.signal);
+      if (stop.signal.aborted) return code;
+      // Without the store, rustc still must not write Bazel's outputs: a private directory.
+      if (lease === undefined) {
+        privateOut = Deno.makeTempDirSync({ prefix: "process-wrapper-out-" });
       }
-    }
-    try {
-      Deno.mkdirSync(out, { recursive: true });
+      pipeline.out = privateOut ?? `${root}/out`;
+      removeIfPresent(pipeline.out);
+      Deno.mkdirSync(pipeline.out, { recursive: true });
+      const args = plan.args.with(outDirIndex, `${OUT_DIR}${pipeline.out}`);
       const outcome = await runChild(
         {
           ...plan,
           args: lease ? await prepare([...args, `-Cincremental=${lease.directory}`]) : args,
-          output: { ...plan.output, quitOnMetadata: false },
+          output: { format: plan.output.format, quitOnMetadata: false },
         },
-        { ...io, childStdout: output, childStderr: output, cancel: stop.signal },
+        { ...io, childStdout: pipeline.stderr, childStderr: pipeline.stderr, cancel: stop.signal },
         {
           started: (pid) => lease?.childStarted?.(pid),
+          stderr: (bytes) => pipeline.raw.push(bytes),
           metadata: () => {
             // The metadata run is answered with what came so far; the rest waits for the compile.
-            if (!pipeline.compileJoined) output.hold();
+            if (holdAtMetadata) {
+              pipeline.stderr.hold();
+              pipeline.raw.hold();
+            }
             announce(true);
           },
         },
@@ -308,33 +376,52 @@ async function startPipeline(
       code = outcome.code;
       return code;
     } catch (error) {
-      if (!(error instanceof WrapperError)) throw error;
-      io.warn(wrapperMessage(error.message));
+      // A detached rustc has no run to throw to: every failure is one line and a failed run.
+      io.warn(wrapperMessage(
+        error instanceof WrapperError
+          ? error.message
+          : `--incremental-pipelining: ${error instanceof Error ? error.stack : error}`,
+      ));
       return 1;
     } finally {
-      announce(false);
-      lease?.[Symbol.dispose]();
       pipeline.running = false;
+      announce(false);
       // A failed or killed rustc is never joined by a later run: it starts anew.
       if (code !== 0 || stop.signal.aborted) pipeline.forget();
       setDetached(pipeline, false);
+      try {
+        lease?.[Symbol.dispose]();
+      } catch (error) {
+        io.warn(wrapperMessage(`${root}: cannot release (${describeError(error)})`));
+      }
     }
   }
 }
 
-/** rustc's output, sent to the run attached to it, or held until one attaches. */
+/**
+ * rustc's output, sent in order to the run attached to it, or held until one
+ * attaches. Written from a stream (`write`) or a synchronous tap (`push`).
+ */
 class HeldOutput implements ByteSink {
   #target: ByteSink | undefined;
   #held: Uint8Array[] = [];
+  #written: Promise<void> = Promise.resolve();
 
   constructor(target: ByteSink) {
     this.#target = target;
   }
 
   write(bytes: Uint8Array): Promise<number> {
-    if (this.#target !== undefined) return this.#target.write(bytes);
-    this.#held.push(bytes.slice());
-    return Promise.resolve(bytes.length);
+    this.push(bytes);
+    return this.#written.then(() => bytes.length);
+  }
+
+  /** Takes `bytes` (copied) without waiting for them to be written. */
+  push(bytes: Uint8Array): void {
+    const copy = bytes.slice();
+    const target = this.#target;
+    if (target === undefined) this.#held.push(copy);
+    else this.#written = this.#written.then(() => writeAll(target, copy));
   }
 
   /** Holds what comes next (the run it went to is answered). */
@@ -343,10 +430,17 @@ class HeldOutput implements ByteSink {
   }
 
   /** Sends what was held, then everything after it, to `target`. */
-  async attach(target: ByteSink): Promise<void> {
-    for (const bytes of this.#held) await writeAll(target, bytes);
+  attach(target: ByteSink): Promise<void> {
+    const held = this.#held;
     this.#held = [];
     this.#target = target;
+    for (const bytes of held) this.#written = this.#written.then(() => writeAll(target, bytes));
+    return this.#written;
+  }
+
+  /** Resolves once everything sent so far is written. */
+  flushed(): Promise<void> {
+    return this.#written;
   }
 }
 

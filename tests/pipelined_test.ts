@@ -230,6 +230,45 @@ Deno.test({
 });
 
 Deno.test({
+  name: "run one-shot with their rustc arguments in param files of different names (as Bazel " +
+    "names a crate's two actions'), the metadata run and the compile share the store's state",
+  ignore: RUSTC === undefined,
+  async fn() {
+    await using dir = await tempDir();
+    const work = dir.path;
+    crate(work);
+    const rest = commandLines(work, false).slice(
+      commandLines(work, false).indexOf("src/lib.rs") + 1,
+    )
+      .filter((arg) => !arg.startsWith("--out-dir="));
+    for (const name of ["metadata.params", "compile.params"]) {
+      Deno.writeTextFileSync(`${work}/${name}`, rest.join("\n") + "\n");
+    }
+    const run = (metadata: boolean) => {
+      const args = commandLines(work, metadata);
+      const rustcAt = args.indexOf("src/lib.rs");
+      return runWrapper(
+        [
+          ...args.slice(0, rustcAt + 1),
+          "--out-dir=out",
+          `@${metadata ? "metadata" : "compile"}.params`,
+        ],
+        { cwd: work },
+      );
+    };
+    for (const metadata of [true, false]) {
+      const result = await run(metadata);
+      assert.equal(result.code, 0, result.stderr);
+    }
+    // The compile's rustc started from the metadata run's session: both kept, all reused.
+    const reuse = sessionReuse(`${work}/store/incr`);
+    assert.equal(reuse.sessions, 2, JSON.stringify(reuse));
+    assert.equal(reuse.reused, reuse.objects, JSON.stringify(reuse));
+    await linkDependent(work);
+  },
+});
+
+Deno.test({
   name: "a compile error: the metadata run fails with rustc's diagnostic, printed once",
   ignore: RUSTC === undefined,
   async fn() {

@@ -252,8 +252,8 @@ export function helpText(programName: string): string {
     "\t--help\tPrint this help on stderr and exit 0.",
     "\t--version\tThe only argument: print the version and the Deno it runs on, and exit 0.",
     "\t--persistent_worker\tServe Bazel's JSON persistent-worker protocol on stdin/stdout.",
-    "\t@FLAGFILE\tFirst and only argument: read the whole command line from FLAGFILE, one " +
-    "argument per line (Bazel's multiline param file).",
+    "\t@FLAGFILE...\tLeading arguments: read the command line from each FLAGFILE, one " +
+    "argument per line (Bazel's multiline param files), until one gives --.",
     "Environment: RULES_RUST_PROCESS_WRAPPER_DEBUG (any value) prints what the wrapper does.",
     "",
   ].join("\n");

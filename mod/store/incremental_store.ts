@@ -24,8 +24,9 @@
  *   entry of it) that is a symbolic link is such a problem: the wrapper
  *   writes and removes only what is its own.
  *
- * A metadata run (`--rustc-quit-on-rmeta`) is killed before rustc finalizes
- * its session, so it never writes the store: it gets a private copy of the
+ * A metadata run (`--rustc-quit-on-rmeta`) without `--incremental-pipelining`
+ * (see `pipelined.ts`) is killed before rustc finalizes its session, so it
+ * never writes the store: it gets a private copy of the
  * store's newest session instead ({@linkcode leaseStoreCopy}), hard-linked
  * in a few milliseconds and removed afterwards (a copy whose process was
  * killed is removed by the next run of the store). It takes no lock, so it runs
@@ -69,20 +70,27 @@ const POLL_MS = 50;
  * ```ts
  * import { childInputs } from "./incremental_store.ts";
  * import assert from "node:assert/strict";
- * const plan = { executable: "/bin/sh", args: ["@a.params"], env: { RUSTUP_TOOLCHAIN: "stable" }, paramFiles: [{ path: "a.params.expanded", content: "-Copt-level=3\n" }], output: { quitOnMetadata: false } };
+ * const plan = { executable: "/bin/sh", args: ["@a.params.expanded"], env: { RUSTUP_TOOLCHAIN: "stable" }, paramFiles: [{ path: "a.params.expanded", content: "-Copt-level=3\n" }], output: { quitOnMetadata: false } };
  * const inputs = childInputs(plan);
- * assert.ok(inputs.includes("-Copt-level=3\n") && inputs.includes("RUSTUP_TOOLCHAIN=stable"));
+ * assert.ok(inputs.includes("@\0-Copt-level=3\n") && inputs.includes("RUSTUP_TOOLCHAIN=stable"));
+ * // Another path, the same content: the same inputs.
+ * const renamed = { ...plan, args: ["@b.params.expanded"], paramFiles: [{ path: "b.params.expanded", content: "-Copt-level=3\n" }] };
+ * assert.deepEqual(childInputs(renamed), inputs);
  * const stamped = { ...plan, env: { STAMP: "1796139000" }, volatileEnv: ["STAMP"] };
  * assert.deepEqual(childInputs(stamped), childInputs({ ...stamped, env: { STAMP: "1796139999" } }));
  * assert.match(inputs.at(-1)!, /^\/.* \d+ \d+$/); // the executable's path, size and mtime
  * ```
  */
 export function childInputs(plan: ChildPlan): string[] {
+  // A param file by its content, not its path: a crate's metadata and compile actions name theirs
+  // differently, and share one store.
+  const contents = new Map(plan.paramFiles.map(({ path, content }) => [path, content]));
   return [
     plan.executable,
-    ...plan.args,
-    "\0param files",
-    ...plan.paramFiles.flatMap(({ path, content }) => [path, content]),
+    ...plan.args.map((arg) => {
+      const content = arg.startsWith("@") ? contents.get(arg.slice(1)) : undefined;
+      return content === undefined ? arg : `@\0${content}`;
+    }),
     "\0environment",
     // A value stamped from the volatile status changes on every build: keyed, it would empty the
     // store each time. rustc tracks the variables a crate reads, as for any edit.

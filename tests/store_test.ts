@@ -384,7 +384,10 @@ Deno.test("SIGKILL to a wrapper whose child still runs: the next run on the stor
   const wrapper = wrapperCommand(["--incremental-store", "store", "--", first], {
     cwd: dir.path,
   }).spawn();
-  while (!existsAt(`${dir.path}/first.pid`)) await new Promise((r) => setTimeout(r, 10));
+  // The record is written right after the spawn, so the child may write its pid before it.
+  while (!existsAt(`${dir.path}/first.pid`) || !existsAt(`${dir.path}/store/owner`)) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
   wrapper.kill("SIGKILL");
   await wrapper.status;
   await wrapper.stdout.cancel();

@@ -61,23 +61,30 @@ export async function runChild(
 ): Promise<ChildOutcome> {
   const options = plan.output;
   debug(`child argv: ${JSON.stringify([plan.executable, ...plan.args])}`);
+  // Listening before the spawn: a signal that comes before the child's identity is taken (a
+  // loaded machine may run the child well before this process goes on) is forwarded then.
+  let receivedSignal: number | undefined;
+  let pendingSignal: Deno.Signal | undefined;
+  let stop: ((signal: Deno.Signal) => void) | undefined;
+  using _forwarding = io.forwardSignals
+    ? onStopSignals((signal, number) => {
+      receivedSignal ??= number;
+      if (stop) stop(signal);
+      else pendingSignal ??= signal;
+    })
+    : undefined;
   const child = options.stdoutFile === undefined
     ? spawnChild(plan, io.stdin, io.childStdout !== undefined ? "piped" : "inherit")
     : await spawnIntoFile(plan, io.stdin, options.stdoutFile);
 
   // Taken now, while the child cannot have been reaped: after that its id may be a stranger's.
   const self = processIdentity(child.pid);
+  stop = (signal) => stopProcessTree(self, signal, child.status);
+  if (pendingSignal !== undefined) stop(pendingSignal);
   hooks.started?.(child.pid);
-  let receivedSignal: number | undefined;
   const kill = () => signalProcessTree(self, "SIGKILL");
   if (io.cancel?.aborted) kill();
   io.cancel?.addEventListener("abort", kill);
-  using _forwarding = io.forwardSignals
-    ? onStopSignals((signal, number) => {
-      receivedSignal ??= number;
-      stopProcessTree(self, signal, child.status);
-    })
-    : undefined;
   // Output files are created only once the child runs, as upstream does.
   const files = new OutputFiles();
   try {

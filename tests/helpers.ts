@@ -471,14 +471,17 @@ export async function threeLevelPids(dir: string): Promise<ThreeLevels & Disposa
 }
 
 /**
- * Waits up to `ms` for every process of `pids` to end, then names those still alive.
+ * Waits up to `ms` for every process of `pids` (by name) to end, then names those still alive.
  *
  * @example
  * ```ts
- * assert.deepEqual(await stillAlive(pids, 5000), []);
+ * assert.deepEqual(await stillAlive({ rustc: 4242 }, 5000), []);
  * ```
  */
-export async function stillAlive(pids: ThreeLevels, ms: number): Promise<string[]> {
+export async function stillAlive(
+  pids: ThreeLevels | Readonly<Record<string, number>>,
+  ms: number,
+): Promise<string[]> {
   const alive = () =>
     Object.entries(pids).filter(([, pid]) => isAlive(pid)).map(([name, pid]) => `${name} ${pid}`);
   for (let waited = 0; alive().length > 0 && waited < ms; waited += 10) {

@@ -14,6 +14,7 @@ import {
   runWrapper,
   RUSTC,
   startWorker,
+  stillAlive,
   tempDir,
   within,
 } from "./helpers.ts";
@@ -61,7 +62,11 @@ function worker(work: string) {
       pending = pending.slice(end + 1);
       return JSON.parse(line);
     },
-    close: () => writer.close(),
+    /** Ends the worker's input and waits (bounded) for its exit. */
+    async close(): Promise<Deno.CommandStatus> {
+      await writer.close();
+      return await within(process.status, 10_000, "the worker's exit");
+    },
   };
 }
 
@@ -123,8 +128,7 @@ Deno.test({
     const reuse = sessionReuse(`${work}/store/incr`);
     assert.equal(reuse.sessions, 2, "both rounds' sessions finalized");
     assert.ok(reuse.reused >= reuse.objects * 0.9, JSON.stringify(reuse));
-    await pw.close();
-    assert.equal((await within(pw.process.status, 10_000, "the worker's exit")).code, 0);
+    assert.equal((await pw.close()).code, 0);
   },
 });
 
@@ -137,16 +141,13 @@ Deno.test({
     const work = dir.path;
     await using answered = await answeredForMetadata(work);
     const { pw, rustc } = answered;
-    for (let waited = 0; isAlive(rustc) && waited < 60_000; waited += 20) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    assert.deepEqual(await stillAlive({ rustc }, 60_000), [], "rustc ends on its own");
     const made = Deno.statSync(`${work}/store/out/libshapes-1.rlib`).ino;
     await pw.send(2, commandLines(work, false));
     assert.equal((await pw.next("the compile answer")).exitCode, 0);
     assert.equal(Deno.statSync(`${work}/store/out/libshapes-1.rlib`).ino, made, "rustc ran again");
     assert.ok(existsAt(`${work}/${RLIB}`));
     await pw.close();
-    await within(pw.process.status, 10_000, "the worker's exit");
   },
 });
 
@@ -159,9 +160,7 @@ Deno.test({
     const work = dir.path;
     await using answered = await answeredForMetadata(work);
     const { pw, rustc } = answered;
-    for (let waited = 0; isAlive(rustc) && waited < 60_000; waited += 20) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    assert.deepEqual(await stillAlive({ rustc }, 60_000), [], "rustc ends on its own");
     const before = Deno.readFileSync(`${work}/${RMETA}`);
     // The build was interrupted: no compile. The next build edits a (generic) function.
     editOneFunction(`${work}/src`, 11);
@@ -174,7 +173,6 @@ Deno.test({
     assert.equal((await pw.next("the compile answer")).exitCode, 0);
     await linkDependent(work);
     await pw.close();
-    await within(pw.process.status, 10_000, "the worker's exit");
   },
 });
 
@@ -197,7 +195,6 @@ Deno.test({
     assert.match(metadataLog, /"emit":"dep-info"\}\n.*"emit":"metadata"\}\n$/);
     assert.match(compileLog, /^.*"emit":"link"\}\n$/);
     await pw.close();
-    await within(pw.process.status, 10_000, "the worker's exit");
   },
 });
 
@@ -285,7 +282,6 @@ Deno.test({
     assert.equal(metadata.exitCode, 1);
     assert.equal(metadata.output.split("error[E0308]: mismatched types").length, 2);
     await pw.close();
-    await within(pw.process.status, 10_000, "the worker's exit");
   },
 });
 
@@ -309,7 +305,6 @@ Deno.test({
     assert.equal((await pw.next("the next compile answer")).exitCode, 0);
     await linkDependent(work);
     await pw.close();
-    await within(pw.process.status, 10_000, "the worker's exit");
   },
 });
 
@@ -323,10 +318,7 @@ Deno.test({
     const { pw, rustc } = answered;
     pw.process.kill("SIGTERM");
     assert.equal((await within(pw.process.status, 10_000, "the worker's exit")).code, 143);
-    for (let waited = 0; isAlive(rustc) && waited < 5000; waited += 20) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    assert.equal(isAlive(rustc), false);
+    assert.deepEqual(await stillAlive({ rustc }, 5000), []);
   },
 });
 
@@ -350,7 +342,6 @@ Deno.test({
     await pw.send(3, commandLines(work, false));
     assert.equal((await pw.next("the compile answer")).exitCode, 0);
     await pw.close();
-    await within(pw.process.status, 10_000, "the worker's exit");
   },
 });
 

@@ -64,13 +64,12 @@ export async function runChild(
   // Listening before the spawn: a signal that comes before the child's identity is taken (a
   // loaded machine may run the child well before this process goes on) is forwarded then.
   let receivedSignal: number | undefined;
-  let pendingSignal: Deno.Signal | undefined;
-  let stop: ((signal: Deno.Signal) => void) | undefined;
+  const forwarding: { stop?: (signal: Deno.Signal) => void; pending?: Deno.Signal } = {};
   using _forwarding = io.forwardSignals
     ? onStopSignals((signal, number) => {
       receivedSignal ??= number;
-      if (stop) stop(signal);
-      else pendingSignal ??= signal;
+      if (forwarding.stop) forwarding.stop(signal);
+      else forwarding.pending ??= signal;
     })
     : undefined;
   const child = options.stdoutFile === undefined
@@ -79,8 +78,8 @@ export async function runChild(
 
   // Taken now, while the child cannot have been reaped: after that its id may be a stranger's.
   const self = processIdentity(child.pid);
-  stop = (signal) => stopProcessTree(self, signal, child.status);
-  if (pendingSignal !== undefined) stop(pendingSignal);
+  forwarding.stop = (signal) => stopProcessTree(self, signal, child.status);
+  if (forwarding.pending !== undefined) forwarding.stop(forwarding.pending);
   hooks.started?.(child.pid);
   const kill = () => signalProcessTree(self, "SIGKILL");
   if (io.cancel?.aborted) kill();

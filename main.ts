@@ -91,12 +91,11 @@ export async function runOnce(argv: readonly string[], io: RunIO): Promise<numbe
     const options = resolveOptions(parsed);
     // Every input is read and checked before anything is written, with --exit-early too.
     const plan = planChild(options, systemHost());
-    const seeds = options.copySeed !== undefined || options.seedPrevDir !== undefined;
-    if (seeds) await seed(options, io);
+    if (seeds(options)) await seed(options, io);
     writePlannedFiles(plan.paramFiles);
     if (options.exitEarly) return 0;
 
-    const code = await runPlannedChild(plan, options, seeds, io);
+    const code = await runPlannedChild(plan, options, io);
     if (code === 0) {
       if (options.touchFile !== undefined) touchFile(options.touchFile);
       if (options.copyOutput !== undefined) copyOutput(options.copyOutput);
@@ -111,12 +110,7 @@ export async function runOnce(argv: readonly string[], io: RunIO): Promise<numbe
 }
 
 /** Runs the planned child: through its crate's shared rustc, in its store, or as it is. */
-async function runPlannedChild(
-  plan: ChildPlan,
-  options: Options,
-  seeds: boolean,
-  io: RunIO,
-): Promise<number> {
+async function runPlannedChild(plan: ChildPlan, options: Options, io: RunIO): Promise<number> {
   if (plan.incrementalPipelining) {
     const { runPipelined } = await import("./mod/store/mod.ts");
     const code = await runPipelined(plan, io, (args) => onlyWhereMade(args, options));
@@ -128,7 +122,7 @@ async function runPlannedChild(
   }
   using store = await leaseStore(plan, io);
   const { code } = store ? await runWithStore(plan, store, options, io) : await runChild(
-    seeds ? { ...plan, args: await onlyWhereMade(plan.args, options) } : plan,
+    seeds(options) ? { ...plan, args: await onlyWhereMade(plan.args, options) } : plan,
     io,
   );
   return code;
@@ -176,6 +170,11 @@ async function runWithStore(plan: ChildPlan, store: StoreLease, options: Options
       "compiling again without incremental state",
   ));
   return await runChild(plan, io);
+}
+
+/** Whether the command line seeds (`--copy-seed`, `--seed-prev-dir`). */
+function seeds(options: Options): boolean {
+  return options.copySeed !== undefined || options.seedPrevDir !== undefined;
 }
 
 /** Seeding is loaded only by the command lines that seed. */

@@ -172,7 +172,8 @@ while [ ! -s job ]; do sleep 0.05; done
 job=$(cat job)
 kill -TERM $wrapper
 while [ -e /proc/$job ]; do sleep 0.05; done
-for attempt in 1 2 3 4 5; do
+# The child's wait loop forks too, and may take the id first: try again.
+for attempt in $(seq 50); do
   echo $((job - 1)) > /proc/sys/kernel/ns_last_pid
   sleep 30 &
   stranger=$!

@@ -52,7 +52,7 @@ export interface StoreLease extends Disposable {
 }
 
 /** The entries of a store; none may be a symbolic link. */
-const STORE_ENTRIES = ["lock", "key", "owner", "incr", "scratch", "out"];
+const STORE_ENTRIES = ["lock", "key", "owner", "owner.new", "incr", "scratch", "out"];
 
 /**
  * How often a wait for a busy store looks again (its lock, or the child of a
@@ -241,7 +241,13 @@ export async function leaseIncrementalStore(
       childStarted(pid) {
         const { start } = processIdentity(pid);
         try {
-          Deno.writeTextFileSync(`${root}/owner`, `${pid} ${start ?? ""}\n`);
+          // Renamed into place: a wrapper killed while writing leaves no empty record behind.
+          removeIfPresent(`${root}/owner.new`);
+          Deno.writeTextFileSync(`${root}/owner.new`, `${pid} ${start ?? ""}\n`, {
+            createNew: true,
+            mode: 0o600,
+          });
+          Deno.renameSync(`${root}/owner.new`, `${root}/owner`);
         } catch (error) {
           // The child runs on: only a run after this wrapper's death would not wait for it.
           warn(wrapperMessage(

@@ -200,7 +200,7 @@ Deno.test({
 
 Deno.test({
   name: "run alone, the compile compiles and checks its .rmeta against the one dependents got: " +
-    "the same passes, another fails in one line",
+    "the same passes, another (of any size) fails in one line",
   ignore: RUSTC === undefined,
   async fn() {
     await using dir = await tempDir();
@@ -214,15 +214,19 @@ Deno.test({
     assert.equal(compile.code, 0, compile.stderr);
     await linkDependent(work);
 
+    const given = Deno.readFileSync(`${work}/${RMETA}`);
+    const lastByteFlipped = given.with(-1, given.at(-1)! ^ 1);
     Deno.removeSync(`${work}/${RLIB}`);
-    Deno.writeTextFileSync(`${work}/${RMETA}`, "not this crate's metadata");
-    const mismatch = await runWrapper(commandLines(work, false), { cwd: work });
-    assert.equal(mismatch.code, 1);
-    assert.match(
-      mismatch.stderr,
-      /^process wrapper: out\/libshapes-1\.rmeta, which dependents compiled against, differs from this compile's \.rmeta: .*\n$/,
-    );
-    assert.equal(existsAt(`${work}/${RLIB}`), false, "no .rlib for dependents of another .rmeta");
+    for (const other of [new TextEncoder().encode("not this crate's metadata"), lastByteFlipped]) {
+      Deno.writeFileSync(`${work}/${RMETA}`, other);
+      const mismatch = await runWrapper(commandLines(work, false), { cwd: work });
+      assert.equal(mismatch.code, 1);
+      assert.match(
+        mismatch.stderr,
+        /^process wrapper: out\/libshapes-1\.rmeta, which dependents compiled against, differs from this compile's \.rmeta: .*\n$/,
+      );
+      assert.equal(existsAt(`${work}/${RLIB}`), false, "no .rlib for dependents of another .rmeta");
+    }
   },
 });
 

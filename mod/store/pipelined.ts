@@ -31,6 +31,7 @@
  * @module
  */
 
+import { Buffer } from "node:buffer";
 import { describeError, WrapperError, wrapperMessage } from "../errors.ts";
 import type { ChildPlan } from "../args/mod.ts";
 import { type ByteSink, OutputFiles, runChild, type RunIO, writeAll } from "../exec/mod.ts";
@@ -221,11 +222,11 @@ async function answerMetadata(pipeline: Pipeline, outDir: string, io: RunIO): Pr
   if (io.keepsChildren && await pipeline.metadata) {
     pipeline.answered = true;
     if (pipeline.running) setDetached(pipeline, true);
-    return copyOut(pipeline, outDir, isRmeta, io);
+    return await copyOut(pipeline, outDir, isRmeta, io);
   }
   const code = await pipeline.done;
   try {
-    return code === 0 ? copyOut(pipeline, outDir, isRmeta, io) : code;
+    return code === 0 ? await copyOut(pipeline, outDir, isRmeta, io) : code;
   } finally {
     if (!io.keepsChildren || code !== 0) pipeline.forget();
   }
@@ -243,23 +244,23 @@ async function answerCompile(
   setDetached(pipeline, false);
   const code = await pipeline.done;
   try {
-    return code === 0 ? checkAndCopyCompile(pipeline, outDir, io) : code;
+    return code === 0 ? await checkAndCopyCompile(pipeline, outDir, io) : code;
   } finally {
     pipeline.forget();
   }
 }
 
-function checkAndCopyCompile(pipeline: Pipeline, outDir: string, io: RunIO): number {
+async function checkAndCopyCompile(
+  pipeline: Pipeline,
+  outDir: string,
+  io: RunIO,
+): Promise<number> {
   const names = [...Deno.readDirSync(pipeline.out)].filter((entry) => entry.isFile)
     .map((entry) => entry.name);
   const rmeta = names.find(isRmeta);
   if (rmeta !== undefined) {
     const given = `${outDir}/${rmeta}`;
-    const dependentsGot = readIfPresent(given);
-    if (
-      dependentsGot !== undefined &&
-      !sameBytes(dependentsGot, Deno.readFileSync(`${pipeline.out}/${rmeta}`))
-    ) {
+    if (await sameContent(given, `${pipeline.out}/${rmeta}`) === false) {
       io.warn(wrapperMessage(
         `${given}, which dependents compiled against, differs from this compile's .rmeta: ` +
           "its metadata action must run again (bazel clean)",
@@ -271,22 +272,25 @@ function checkAndCopyCompile(pipeline: Pipeline, outDir: string, io: RunIO): num
     io.warn(wrapperMessage(`--incremental-pipelining: rustc left no crate in ${pipeline.out}`));
     return 1;
   }
-  return copyOut(pipeline, outDir, (name) => !isRmeta(name), io);
+  return await copyOut(pipeline, outDir, (name) => !isRmeta(name), io);
 }
 
-/** Copies rustc's files that `wanted` names from the pipeline's directory to `outDir`. */
-function copyOut(
+/**
+ * Copies rustc's files that `wanted` names from the pipeline's directory to
+ * `outDir`, without blocking the worker's other runs (a crate is megabytes).
+ */
+async function copyOut(
   pipeline: Pipeline,
   outDir: string,
   wanted: (name: string) => boolean,
   io: RunIO,
-): number {
+): Promise<number> {
   try {
     for (const { name, isFile } of Deno.readDirSync(pipeline.out)) {
       if (!isFile || !wanted(name)) continue;
       const target = `${outDir}/${name}`;
       removeIfPresent(target); // A file left read-only by an earlier build.
-      Deno.copyFileSync(`${pipeline.out}/${name}`, target);
+      await Deno.copyFile(`${pipeline.out}/${name}`, target);
     }
     return 0;
   } catch (error) {
@@ -444,15 +448,43 @@ class HeldOutput implements ByteSink {
   }
 }
 
-function readIfPresent(path: string): Uint8Array | undefined {
+/**
+ * Whether two files hold the same bytes, read a chunk at a time so that the
+ * worker's other runs go on meanwhile (an `.rmeta` is megabytes); undefined
+ * when `given` does not exist.
+ */
+async function sameContent(given: string, produced: string): Promise<boolean | undefined> {
+  let a: Deno.FsFile;
   try {
-    return Deno.readFileSync(path);
+    a = await Deno.open(given);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return undefined;
     throw error;
   }
+  using _a = a;
+  using b = await Deno.open(produced);
+  if ((await a.stat()).size !== (await b.stat()).size) return false;
+  const chunkA = new Uint8Array(CHUNK_BYTES);
+  const chunkB = new Uint8Array(CHUNK_BYTES);
+  for (;;) {
+    const [readA, readB] = await Promise.all([fill(a, chunkA), fill(b, chunkB)]);
+    if (readA !== readB) return false;
+    if (readA === 0) return true;
+    if (!Buffer.from(chunkA.buffer, 0, readA).equals(Buffer.from(chunkB.buffer, 0, readB))) {
+      return false;
+    }
+  }
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, index) => byte === b[index]);
+const CHUNK_BYTES = 1 << 20;
+
+/** Reads into `chunk` until it is full or the file ends; how many bytes it holds. */
+async function fill(file: Deno.FsFile, chunk: Uint8Array): Promise<number> {
+  let filled = 0;
+  while (filled < chunk.length) {
+    const read = await file.read(chunk.subarray(filled));
+    if (read === null) break;
+    filled += read;
+  }
+  return filled;
 }

@@ -10,15 +10,13 @@
 
 import { dirname, resolve } from "node:path";
 
-/** The permissions the wrapper needs at run time, and no more. */
-export const RUNTIME_PERMISSIONS = [
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-run",
-  // Seeding asks who will run rustc (Deno.uid).
-  "--allow-sys=uid",
-];
+/**
+ * The permissions the wrapper runs with: all. It reads `/proc/<pid>/` to tell
+ * its child's descendants and a process's identity (which signals, which
+ * waits), and Deno 2 grants those reads only with `--allow-all`; running any
+ * program (`--allow-run`), which a process wrapper must, grants as much anyway.
+ */
+export const RUNTIME_PERMISSIONS = ["--allow-all"];
 
 /** Modules loaded only as workers, which `deno compile` leaves out unless told. */
 export const WORKER_MODULES = ["../mod/seed/thread_entry.ts"];

@@ -9,7 +9,16 @@ import assert from "node:assert/strict";
 import { REPO } from "../fixtures/bazel.ts";
 import { RUNTIME_PERMISSIONS } from "../scripts/compile.ts";
 import { LAUNCHER } from "../scripts/install_wrapper.ts";
-import { run, type RunResult, tempDir } from "./helpers.ts";
+import {
+  reaped,
+  run,
+  type RunResult,
+  stillAlive,
+  tempDir,
+  threeLevelChild,
+  threeLevelPids,
+  within,
+} from "./helpers.ts";
 
 const REPOSITORY = REPO.replace(/\/$/, "");
 const BOUND_MS = 60_000;
@@ -36,18 +45,33 @@ const allowFlags = (text: string) =>
 Deno.test("the shell command, the wrapper task and deno compile grant exactly the Bazel launcher's permissions", () => {
   const defs = Deno.readTextFileSync(`${REPOSITORY}/tools/defs.bzl`);
   const bazel = JSON.parse(defs.match(/^_PERMISSIONS = (\[.*\])$/m)![1]);
-  assert.deepEqual(bazel, [
-    "--allow-read",
-    "--allow-write",
-    "--allow-env",
-    "--allow-run",
-    "--allow-sys=uid",
-  ]);
+  assert.deepEqual(bazel, ["--allow-all"]);
   const launcher = Deno.readTextFileSync(LAUNCHER);
   assert.deepEqual(allowFlags(launcher.slice(launcher.lastIndexOf("exec "))), bazel);
   const tasks = JSON.parse(Deno.readTextFileSync(`${REPOSITORY}/deno.json`)).tasks;
   assert.deepEqual(allowFlags(tasks.wrapper), bazel);
   assert.deepEqual(RUNTIME_PERMISSIONS, bazel);
+});
+
+Deno.test("with those permissions the wrapper sees its child's descendants: SIGTERM ends all three levels, exit 143", async () => {
+  await using dir = await tempDir();
+  // Deno 2 reads /proc/<pid>/ only with --allow-all: with less, the grandchildren would live on.
+  const wrapper = new Deno.Command(LAUNCHER, {
+    args: ["--", ...threeLevelChild(dir.path)],
+    cwd: dir.path,
+    clearEnv: true,
+    env: { PATH: SYSTEM_PATH, DENO: Deno.execPath() },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  await using _reaped = reaped(wrapper);
+  using pids = await threeLevelPids(dir.path);
+  wrapper.kill("SIGTERM");
+  const status = await within(wrapper.status, 10_000, "the wrapper's exit after SIGTERM");
+  await wrapper.stdout.cancel();
+  await wrapper.stderr.cancel();
+  assert.equal(status.code, 143);
+  assert.deepEqual(await stillAlive(pids, 5000), [], "every level is dead");
 });
 
 Deno.test("--env-file that is missing: the wrapper's own one-line error naming the file, from any directory", async () => {

@@ -3,8 +3,8 @@
 Run from source with a declared Deno, or compiled by `deno compile`.
 """
 
-# The wrapper's run-time permissions, and no more (as scripts/compile.ts).
-_PERMISSIONS = ["--allow-read", "--allow-write", "--allow-env", "--allow-run", "--allow-sys=uid"]
+# The wrapper's run-time permissions (why all: scripts/compile.ts).
+_PERMISSIONS = ["--allow-all"]
 
 def _runfiles_path(ctx, file):
     """Where `file` is under a tool's runfiles directory."""

@@ -327,6 +327,28 @@ Deno.test({
 });
 
 Deno.test({
+  name: "a rustc answered for its metadata steps back 10 in the scheduler, every thread: its " +
+    "dependents come first",
+  ignore: RUSTC === undefined,
+  async fn() {
+    await using dir = await tempDir();
+    const work = dir.path;
+    await using answered = await answeredForMetadata(work);
+    const { pw, rustc } = answered;
+    const niceness = (stat: string) => Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+    const own = niceness(Deno.readTextFileSync("/proc/self/stat"));
+    const threads = [...Deno.readDirSync(`/proc/${rustc}/task`)].map(({ name }) =>
+      niceness(Deno.readTextFileSync(`/proc/${rustc}/task/${name}/stat`))
+    );
+    assert.ok(threads.length > 1, "rustc compiles on more than one thread");
+    assert.deepEqual(new Set(threads), new Set([Math.min(19, own + 10)]));
+    await pw.send(2, commandLines(work, false));
+    assert.equal((await pw.next("the compile answer")).exitCode, 0);
+    await pw.close();
+  },
+});
+
+Deno.test({
   name: "a rustc answered for its metadata counts as a running child: another request's child " +
     "starts only once it is joined or ends",
   ignore: RUSTC === undefined,

@@ -12,7 +12,13 @@
  */
 
 export { type ChildHooks, type ChildOutcome, OutputFiles, runChild } from "./run_child.ts";
-export { isRunning, onStopSignals, type ProcessIdentity, processIdentity } from "./process_tree.ts";
+export {
+  isRunning,
+  lowerPriority,
+  onStopSignals,
+  type ProcessIdentity,
+  processIdentity,
+} from "./process_tree.ts";
 export {
   ORPHAN_GRACE_MS,
   OrphanGuard,

@@ -1,6 +1,6 @@
 /**
- * Signals a process and all its descendants, and listens for the signals
- * that stop a run. A grandchild that inherited the
+ * Signals a process and all its descendants, lowers a process's priority,
+ * and listens for the signals that stop a run. A grandchild that inherited the
  * child's stdout or stderr (a shell's background job, a linker's helper)
  * would otherwise keep the pipes open after the child is gone, and the run
  * would wait for it. The child stays in the wrapper's process group, so that
@@ -8,6 +8,8 @@
  *
  * @module
  */
+
+import { getPriority, setPriority } from "node:os";
 
 /**
  * A process as it was seen: its id and its start time (clock ticks after
@@ -184,6 +186,53 @@ export async function stopProcessTree(
   await exited;
   signalEach(tree, "SIGKILL");
 }
+
+/**
+ * Lowers the scheduling priority of every thread of `process` by `steps`
+ * (niceness, up to 19), if it is still the same process: under contention,
+ * the CPU goes to the others first. Linux gives each thread its own niceness,
+ * and threads started later inherit their starter's. Nothing happens where
+ * there is no `/proc`, or for a thread gone meanwhile.
+ *
+ * @example
+ * ```ts
+ * import { lowerPriority, processIdentity } from "./process_tree.ts";
+ * import assert from "node:assert/strict";
+ * import os from "node:os";
+ * const sleeper = new Deno.Command("sleep", { args: ["5"] }).spawn();
+ * lowerPriority(processIdentity(sleeper.pid), 10);
+ * assert.equal(os.getPriority(sleeper.pid), Math.min(19, os.getPriority() + 10));
+ * sleeper.kill();
+ * await sleeper.status;
+ * ```
+ */
+export function lowerPriority(process: ProcessIdentity, steps: number): void {
+  if (!isSameProcess(process)) return;
+  const lowered = new Set<string>();
+  // A thread not yet lowered may start another meanwhile, with its old niceness: once more,
+  // until a pass finds no new thread.
+  for (let pass = 0; pass < MAX_PRIORITY_PASSES; pass++) {
+    let threads: string[];
+    try {
+      threads = [...Deno.readDirSync(`/proc/${process.pid}/task`)].map(({ name }) => name)
+        .filter((name) => !lowered.has(name));
+    } catch {
+      return; // Gone, or no /proc.
+    }
+    if (threads.length === 0) return;
+    for (const name of threads) {
+      lowered.add(name);
+      try {
+        const thread = Number(name);
+        setPriority(thread, Math.min(19, getPriority(thread) + steps));
+      } catch {
+        // The thread ended meanwhile.
+      }
+    }
+  }
+}
+
+const MAX_PRIORITY_PASSES = 8;
 
 function signalEach(processes: readonly ProcessIdentity[], signal: Deno.Signal): void {
   for (const process of processes) {

@@ -13,7 +13,9 @@
  * - In a persistent worker, the metadata run starts rustc (a rustc of an
  *   earlier metadata run is stopped: a source edit leaves the key as it was)
  *   and answers once rustc announces the `.rmeta`, copied to its place under
- *   the caller's `--out-dir`; rustc goes on. The compile then joins that
+ *   the caller's `--out-dir`; rustc goes on, one step back in the scheduler
+ *   (niceness +10): its code generation waits for nobody, while the
+ *   dependents it lets start are on the critical path. The compile then joins that
  *   same rustc (running, or ended well), waits for its end, and copies out
  *   the rest (`.rlib`, `.d`). What rustc prints goes to the run it belongs
  *   to, and to that run's `--output-file` and `--stderr-file`: up to the
@@ -34,7 +36,16 @@
 import { Buffer } from "node:buffer";
 import { describeError, WrapperError, wrapperMessage } from "../errors.ts";
 import type { ChildPlan } from "../args/mod.ts";
-import { type ByteSink, OutputFiles, runChild, type RunIO, writeAll } from "../exec/mod.ts";
+import {
+  type ByteSink,
+  lowerPriority,
+  OutputFiles,
+  type ProcessIdentity,
+  processIdentity,
+  runChild,
+  type RunIO,
+  writeAll,
+} from "../exec/mod.ts";
 import {
   childInputs,
   leaseIncrementalStore,
@@ -212,6 +223,9 @@ export async function runPipelined(
 
 const OUT_DIR = "--out-dir=";
 
+/** How far a rustc answered for its metadata steps back (`nice`'s own default). */
+const CODEGEN_NICENESS = 10;
+
 /** A sink that keeps nothing: rustc's raw stderr when the run has no `--output-file`. */
 const DISCARD: ByteSink = { write: (bytes) => Promise.resolve(bytes.length) };
 
@@ -344,6 +358,7 @@ function startPipeline(
   async function run(): Promise<number> {
     await Promise.resolve(); // Runs once the pipeline is registered.
     let lease: StoreLease | undefined;
+    let rustc: ProcessIdentity | undefined;
     let code = 1;
     try {
       await untilNoDetachedRustc(stop.signal);
@@ -365,13 +380,19 @@ function startPipeline(
         },
         { ...io, childStdout: pipeline.stderr, childStderr: pipeline.stderr, cancel: stop.signal },
         {
-          started: (pid) => lease?.childStarted?.(pid),
+          started: (pid) => {
+            rustc = processIdentity(pid);
+            lease?.childStarted?.(pid);
+          },
           stderr: (bytes) => pipeline.raw.push(bytes),
           metadata: () => {
             // The metadata run is answered with what came so far; the rest waits for the compile.
             if (holdAtMetadata) {
               pipeline.stderr.hold();
               pipeline.raw.hold();
+              // Its code generation is needed only at the link; the dependents it now lets start
+              // are on the build's critical path: under contention, they get the CPU first.
+              if (rustc !== undefined) lowerPriority(rustc, CODEGEN_NICENESS);
             }
             announce(true);
           },

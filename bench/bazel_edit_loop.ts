@@ -10,9 +10,11 @@
  *
  * Every mode rebuilds after each edit, in interleaved rounds; in the same
  * run, two references: cargo building the same crates as a workspace (with
- * and without incremental), and the same rustc invocations with persistent
- * `-Cincremental` directories outside Bazel (the rebuilt crates one after
- * another).
+ * and without incremental; incremental also linking as the Bazel build does,
+ * with the linker and arguments of Bazel's C++ toolchain, where cargo's own
+ * default is rustc's bundled lld), and the same rustc invocations with
+ * persistent `-Cincremental` directories outside Bazel (the rebuilt crates one
+ * after another).
  *
  * Each mode has a Bazel server and output base of its own. Flags given on
  * the command line do not change Bazel 4's output directory, and every mode
@@ -311,6 +313,13 @@ export interface GraphResult {
   /** Where Bazel ran the edited crate's Rustc action (local, worker, a sandbox). */
   readonly edited_action_runner: Record<string, string[]>;
   readonly cargo_incremental_ms: number[];
+  /**
+   * cargo incremental, linking as the Bazel build does (Bazel's C++ toolchain,
+   * `linker`): cargo's own default here is rustc's bundled lld.
+   */
+  readonly cargo_incremental_bazel_linker_ms: number[];
+  /** How the Bazel build links the binary: rules_rust's `-Clinker` and `-Clink-args`. */
+  readonly bazel_linker: BazelLinker;
   readonly cargo_non_incremental_ms: number[];
   /** The rebuilt crates' rustc with persistent directories, one after another, summed. */
   readonly rustc_persistent_ms: number[];
@@ -318,6 +327,33 @@ export interface GraphResult {
   readonly edited_rustc_persistent_ms: number[];
   /** Each target of issue #21 and #22: the measured ratio (of medians) and whether it is met. */
   readonly targets: readonly Target[];
+}
+
+/** How a Bazel build links a binary: the C++ toolchain's linker and arguments, as rustc gets them. */
+export interface BazelLinker {
+  readonly linker: string;
+  readonly link_args: string;
+}
+
+/**
+ * The linker and link arguments of the Rustc action that writes `binary`
+ * (its `@param` files read from `execroot`).
+ */
+function bazelLinker(spawns: readonly Spawn[], execroot: string, binary: string): BazelLinker {
+  const spawn = spawns.find((spawn) =>
+    spawn.mnemonic === "Rustc" && spawn.listedOutputs?.some((path) => path.endsWith(`/${binary}`))
+  );
+  if (spawn === undefined) throw new Error(`no Rustc action wrote ${binary}`);
+  const args = spawn.commandArgs.flatMap((arg) =>
+    arg.startsWith("@") ? Deno.readTextFileSync(`${execroot}/${arg.slice(1)}`).split("\n") : [arg]
+  );
+  const value = (option: string) => {
+    const pattern = new RegExp(`^(?:--codegen=|-C)?${option}=(.+)$`);
+    const found = args.map((arg) => pattern.exec(arg)?.[1]).find((match) => match !== undefined);
+    if (found === undefined) throw new Error(`${binary}'s Rustc action has no ${option}`);
+    return found;
+  };
+  return { linker: value("linker"), link_args: value("link-args") };
 }
 
 /** A target ratio and the measured one. */
@@ -367,6 +403,7 @@ export async function bazelEditLoop(
     return undefined;
   }
   const rustc = RUSTC;
+  const rustcHost = (await run(rustc, ["-vV"])).stdout.match(/^host: (.+)$/m)![1];
   const measured = graphs(quick);
   const rounds = quick ? 1 : 5;
   const runner = await prepareRulesRustWorkspace(work, {
@@ -380,17 +417,25 @@ export async function bazelEditLoop(
     writeCargoWorkspace(`${work}/cargo/${graph.name}`, graph);
     lines[graph.name] = writeGraph(`${work}/rustc/${graph.name}`, graph);
   }
-  const cargoEnv = (graph: Graph, incremental: boolean) => ({
+  const linkers: Record<string, BazelLinker> = {};
+  const cargoEnv = (graph: Graph, incremental: boolean, linker?: BazelLinker) => ({
     PATH: `${cargo.slice(0, cargo.lastIndexOf("/"))}:/usr/bin:/bin`,
     HOME: Deno.env.get("HOME") ?? "/root",
     CARGO_INCREMENTAL: incremental ? "1" : "0",
-    CARGO_TARGET_DIR: `${work}/cargo/${graph.name}/target-${incremental ? "incr" : "plain"}`,
+    CARGO_TARGET_DIR: `${work}/cargo/${graph.name}/target-${incremental ? "incr" : "plain"}${
+      linker ? "-bazel-linker" : ""
+    }`,
     CARGO_NET_OFFLINE: "true",
+    ...(linker && {
+      [`CARGO_TARGET_${rustcHost.toUpperCase().replaceAll("-", "_")}_LINKER`]: linker.linker,
+      // One argument, spaces and all, as rules_rust passes it.
+      CARGO_ENCODED_RUSTFLAGS: `-Clink-args=${linker.link_args}`,
+    }),
   });
-  const cargoBuild = (graph: Graph, incremental: boolean) =>
+  const cargoBuild = (graph: Graph, incremental: boolean, linker?: BazelLinker) =>
     timed(cargo, ["build", "--offline", "-q"], {
       cwd: `${work}/cargo/${graph.name}`,
-      env: cargoEnv(graph, incremental),
+      env: cargoEnv(graph, incremental, linker),
     });
   let value = 1000;
   const edit = (graph: Graph) => {
@@ -411,6 +456,7 @@ export async function bazelEditLoop(
     rustc_actions: byMode<number>(),
     edited_action_runner: byMode<string>(),
     cargo_incremental_ms: [] as number[],
+    cargo_incremental_bazel_linker_ms: [] as number[],
     cargo_non_incremental_ms: [] as number[],
     rustc_persistent_ms: [] as number[],
     edited_rustc_persistent_ms: [] as number[],
@@ -431,8 +477,14 @@ export async function bazelEditLoop(
   try {
     // Cold builds of every mode first: each timed build is then one edit after its mode's last.
     for (const graph of measured) {
-      for (const mode of modes.keys()) await build(mode, graph);
+      for (const mode of modes.keys()) {
+        const { spawns } = await build(mode, graph);
+        if (modes[mode] !== OFF) continue;
+        const execroot = `${outputBaseOf(runner, mode)}/execroot/rules_rust_e2e`;
+        linkers[graph.name] = bazelLinker(spawns, execroot, graph.app);
+      }
       await cargoBuild(graph, true);
+      await cargoBuild(graph, true, linkers[graph.name]);
       await cargoBuild(graph, false);
       await rustcGraph(`${work}/rustc/${graph.name}`, graph, rustc);
     }
@@ -466,6 +518,10 @@ export async function bazelEditLoop(
         }
         edit(graph);
         samples.cargo_incremental_ms.push(await cargoBuild(graph, true));
+        edit(graph);
+        samples.cargo_incremental_bazel_linker_ms.push(
+          await cargoBuild(graph, true, linkers[graph.name]),
+        );
         edit(graph);
         samples.cargo_non_incremental_ms.push(await cargoBuild(graph, false));
         edit(graph);
@@ -514,6 +570,7 @@ export async function bazelEditLoop(
       edited: graph.edited,
       rebuilt: [...rebuiltLibraries(graph), graph.app],
       lines: lines[graph.name],
+      bazel_linker: linkers[graph.name],
       ...samples,
       targets: targets(samples),
     };
@@ -558,6 +615,7 @@ function targets(samples: {
   bazel_ms: Record<string, number[]>;
   edited_action_ms: Record<string, number[]>;
   cargo_incremental_ms: number[];
+  cargo_incremental_bazel_linker_ms: number[];
   edited_rustc_persistent_ms: number[];
 }): Target[] {
   const ms = (mode: string) => median(samples.bazel_ms[mode]);
@@ -582,6 +640,11 @@ function targets(samples: {
     target(
       `${STORE_WORKERS} (pipelined) / cargo incremental`,
       ms(STORE_WORKERS) / median(samples.cargo_incremental_ms),
+      1.15,
+    ),
+    target(
+      `${STORE_WORKERS} (pipelined) / cargo incremental linking as Bazel does`,
+      ms(STORE_WORKERS) / median(samples.cargo_incremental_bazel_linker_ms),
       1.15,
     ),
   ];
@@ -619,6 +682,11 @@ function printGraph(graph: Graph, result: GraphResult, rounds: number) {
     `   ${"cargo, incremental".padEnd(44)} ${cargoMs.toFixed(0).padStart(6)}  (non-incremental ${
       median(result.cargo_non_incremental_ms).toFixed(0)
     } ms)`,
+  );
+  console.log(
+    `   ${"cargo, incremental, linking as Bazel does".padEnd(44)} ${
+      median(result.cargo_incremental_bazel_linker_ms).toFixed(0).padStart(6)
+    }  (${result.bazel_linker.linker} ${result.bazel_linker.link_args})`,
   );
   console.log(
     `   ${"rustc, persistent dirs, one after another".padEnd(44)} ${

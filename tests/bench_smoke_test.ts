@@ -70,6 +70,7 @@ Deno.test({
         for (
           const samples of [
             graph.cargo_incremental_ms,
+            graph.cargo_incremental_bazel_linker_ms,
             graph.cargo_non_incremental_ms,
             graph.rustc_persistent_ms,
             graph.edited_rustc_persistent_ms,
@@ -77,7 +78,10 @@ Deno.test({
         ) {
           assert.ok(samples.length === editLoop.rounds && samples.every((ms) => ms > 0), name);
         }
-        assert.equal(graph.targets.length, 6);
+        assert.equal(graph.targets.length, 7);
+        // The linker of the binary's Rustc action (Bazel's C++ toolchain), given to cargo as well.
+        assert.match(graph.bazel_linker.linker, /^\//);
+        assert.ok(graph.bazel_linker.link_args.length > 0, name);
         assert.ok(graph.targets.every((target) => target.ratio > 0), name);
         assert.match(printed, new RegExp(`\\n   ${name}: .* libraries \\+ a binary`));
       }

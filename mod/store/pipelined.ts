@@ -475,25 +475,31 @@ class HeldOutput implements ByteSink {
  * when `given` does not exist.
  */
 async function sameContent(given: string, produced: string): Promise<boolean | undefined> {
-  let a: Deno.FsFile;
+  using givenFile = await openIfPresent(given);
+  if (givenFile === undefined) return undefined;
+  using producedFile = await Deno.open(produced);
+  if ((await givenFile.stat()).size !== (await producedFile.stat()).size) return false;
+  const givenChunk = new Uint8Array(CHUNK_BYTES);
+  const producedChunk = new Uint8Array(CHUNK_BYTES);
+  for (;;) {
+    const [givenRead, producedRead] = await Promise.all([
+      fill(givenFile, givenChunk),
+      fill(producedFile, producedChunk),
+    ]);
+    if (givenRead !== producedRead) return false;
+    if (givenRead === 0) return true;
+    const same = Buffer.from(givenChunk.buffer, 0, givenRead)
+      .equals(Buffer.from(producedChunk.buffer, 0, producedRead));
+    if (!same) return false;
+  }
+}
+
+async function openIfPresent(path: string): Promise<Deno.FsFile | undefined> {
   try {
-    a = await Deno.open(given);
+    return await Deno.open(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return undefined;
     throw error;
-  }
-  using _a = a;
-  using b = await Deno.open(produced);
-  if ((await a.stat()).size !== (await b.stat()).size) return false;
-  const chunkA = new Uint8Array(CHUNK_BYTES);
-  const chunkB = new Uint8Array(CHUNK_BYTES);
-  for (;;) {
-    const [readA, readB] = await Promise.all([fill(a, chunkA), fill(b, chunkB)]);
-    if (readA !== readB) return false;
-    if (readA === 0) return true;
-    if (!Buffer.from(chunkA.buffer, 0, readA).equals(Buffer.from(chunkB.buffer, 0, readB))) {
-      return false;
-    }
   }
 }
 

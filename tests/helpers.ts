@@ -471,6 +471,31 @@ export async function threeLevelPids(dir: string): Promise<ThreeLevels & Disposa
 }
 
 /**
+ * SIGTERMs `wrapper` (a one-shot run of {@linkcode threeLevelChild} in `dir`,
+ * stdout and stderr piped) once all three levels run; its exit code, and the
+ * levels still alive 5 s after its exit (any left are SIGKILLed).
+ *
+ * @example
+ * ```ts
+ * const wrapper = wrapperCommand(["--", ...threeLevelChild(dir)], { cwd: dir }).spawn();
+ * assert.deepEqual(await sigtermThreeLevels(wrapper, dir), { code: 143, alive: [] });
+ * ```
+ */
+export async function sigtermThreeLevels(
+  wrapper: Deno.ChildProcess,
+  dir: string,
+): Promise<{ code: number; alive: string[] }> {
+  await using _reaped = reaped(wrapper);
+  using pids = await threeLevelPids(dir);
+  wrapper.kill("SIGTERM");
+  // A level left alive would hold stderr, and the wrapper, for 600 s.
+  const status = await within(wrapper.status, 10_000, "the wrapper's exit after SIGTERM");
+  await wrapper.stdout.cancel();
+  await wrapper.stderr.cancel();
+  return { code: status.code, alive: await stillAlive(pids, 5000) };
+}
+
+/**
  * Waits up to `ms` for every process of `pids` (by name) to end, then names those still alive.
  *
  * @example

@@ -13,15 +13,13 @@ import {
   isAlive,
   MAIN_TS,
   MANY_FILES_PARENT,
-  reaped,
   run,
   runWrapper,
   seedArgs,
+  sigtermThreeLevels,
   sortedPaths,
-  stillAlive,
   tempDir,
   threeLevelChild,
-  threeLevelPids,
   which,
   within,
   wrapperCommand,
@@ -99,15 +97,7 @@ for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
 Deno.test("SIGTERM to the wrapper ends a child three levels deep (a great-grandchild holding stderr), exit 143", async () => {
   await using dir = await tempDir();
   const wrapper = wrapperCommand(["--", ...threeLevelChild(dir.path)], { cwd: dir.path }).spawn();
-  await using _reaped = reaped(wrapper);
-  using pids = await threeLevelPids(dir.path);
-  wrapper.kill("SIGTERM");
-  // The great-grandchild left alive would hold stderr, and the wrapper, for 600 s.
-  const status = await within(wrapper.status, 10_000, "the wrapper's exit after SIGTERM");
-  await wrapper.stdout.cancel();
-  await wrapper.stderr.cancel();
-  assert.equal(status.code, 143);
-  assert.deepEqual(await stillAlive(pids, 5000), [], "every level is dead");
+  assert.deepEqual(await sigtermThreeLevels(wrapper, dir.path), { code: 143, alive: [] });
 });
 
 Deno.test("a job the child orphaned holding stderr: the run ends about ORPHAN_GRACE_MS after the child", async () => {

@@ -9,16 +9,7 @@ import assert from "node:assert/strict";
 import { REPO } from "../fixtures/bazel.ts";
 import { RUNTIME_PERMISSIONS } from "../scripts/compile.ts";
 import { LAUNCHER } from "../scripts/install_wrapper.ts";
-import {
-  reaped,
-  run,
-  type RunResult,
-  stillAlive,
-  tempDir,
-  threeLevelChild,
-  threeLevelPids,
-  within,
-} from "./helpers.ts";
+import { run, type RunResult, sigtermThreeLevels, tempDir, threeLevelChild } from "./helpers.ts";
 
 const REPOSITORY = REPO.replace(/\/$/, "");
 const BOUND_MS = 60_000;
@@ -64,14 +55,7 @@ Deno.test("with those permissions the wrapper sees its child's descendants: SIGT
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  await using _reaped = reaped(wrapper);
-  using pids = await threeLevelPids(dir.path);
-  wrapper.kill("SIGTERM");
-  const status = await within(wrapper.status, 10_000, "the wrapper's exit after SIGTERM");
-  await wrapper.stdout.cancel();
-  await wrapper.stderr.cancel();
-  assert.equal(status.code, 143);
-  assert.deepEqual(await stillAlive(pids, 5000), [], "every level is dead");
+  assert.deepEqual(await sigtermThreeLevels(wrapper, dir.path), { code: 143, alive: [] });
 });
 
 Deno.test("--env-file that is missing: the wrapper's own one-line error naming the file, from any directory", async () => {

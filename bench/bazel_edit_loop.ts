@@ -37,6 +37,7 @@
  * @module
  */
 
+import { resolve } from "node:path";
 import {
   actionMilliseconds,
   bazelBuild,
@@ -353,7 +354,9 @@ function bazelLinker(spawns: readonly Spawn[], execroot: string, binary: string)
     if (found === undefined) throw new Error(`${binary}'s Rustc action has no ${option}`);
     return found;
   };
-  return { linker: value("linker"), link_args: value("link-args") };
+  // A linker inside the execroot (a toolchain's wrapper script) is named relative to it.
+  const linker = value("linker");
+  return { linker: resolve(execroot, linker), link_args: value("link-args") };
 }
 
 /** A target ratio and the measured one. */
@@ -427,7 +430,7 @@ export async function bazelEditLoop(
     }`,
     CARGO_NET_OFFLINE: "true",
     ...(linker && {
-      [`CARGO_TARGET_${rustcHost.toUpperCase().replaceAll("-", "_")}_LINKER`]: linker.linker,
+      [`CARGO_TARGET_${rustcHost.toUpperCase().replaceAll(/[-.]/g, "_")}_LINKER`]: linker.linker,
       // One argument, spaces and all, as rules_rust passes it.
       CARGO_ENCODED_RUSTFLAGS: `-Clink-args=${linker.link_args}`,
     }),

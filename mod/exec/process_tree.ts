@@ -223,6 +223,9 @@ export function lowerPriority(process: ProcessIdentity, steps: number): void {
     for (const name of threads) {
       lowered.add(name);
       try {
+        // Looked up right before: an ended thread's id could be given to a new process. As with a
+        // signal, microseconds remain between the look and the call.
+        Deno.statSync(`/proc/${process.pid}/task/${name}`);
         const thread = Number(name);
         setPriority(thread, Math.min(19, getPriority(thread) + steps));
       } catch {

@@ -14,8 +14,9 @@
  *   earlier metadata run is stopped: a source edit leaves the key as it was)
  *   and answers once rustc announces the `.rmeta`, copied to its place under
  *   the caller's `--out-dir`; rustc goes on, one step back in the scheduler
- *   (niceness +10): its code generation waits for nobody, while the
- *   dependents it lets start are on the critical path. The compile then joins that
+ *   (niceness +10, to its end: an unprivileged process cannot undo it): its
+ *   code generation is needed only by its compile and what links it, while
+ *   the dependents it lets start are on the critical path. The compile then joins that
  *   same rustc (running, or ended well), waits for its end, and copies out
  *   the rest (`.rlib`, `.d`). What rustc prints goes to the run it belongs
  *   to, and to that run's `--output-file` and `--stderr-file`: up to the
@@ -56,6 +57,8 @@ import {
 
 /** One crate's rustc, shared by its metadata run and its compile. */
 interface Pipeline {
+  /** Its store. */
+  readonly root: string;
   /** The key of what rustc receives: a compile with another key never joins it. */
   readonly key: string;
   /** Kills rustc (a run attached to it was cancelled, or the worker stops). */
@@ -88,6 +91,23 @@ interface Pipeline {
  * request comes). A one-shot run has at most its own.
  */
 const pipelines = new Map<string, Pipeline>();
+
+/**
+ * Per store, the runs still reading its rustc's files (copies out, the
+ * compile's check): a new rustc rewrites them, and a private directory is
+ * removed, only once those reads end.
+ */
+const readers = new Map<string, Promise<unknown>>();
+
+/** Registers `read`, a run reading the files of the store's rustc, and passes on its result. */
+function reading<T>(root: string, read: Promise<T>): Promise<T> {
+  const all = Promise.allSettled([readers.get(root), read]);
+  readers.set(root, all);
+  all.then(() => {
+    if (readers.get(root) === all) readers.delete(root);
+  });
+  return read;
+}
 
 /** Wakes the runs waiting for a detached rustc to be joined or to end. */
 let detachedChanged: (() => void)[] = [];
@@ -236,11 +256,11 @@ async function answerMetadata(pipeline: Pipeline, outDir: string, io: RunIO): Pr
   if (io.keepsChildren && await pipeline.metadata) {
     pipeline.answered = true;
     if (pipeline.running) setDetached(pipeline, true);
-    return await copyOut(pipeline, outDir, isRmeta, io);
+    return await reading(pipeline.root, copyOut(pipeline, outDir, isRmeta, io));
   }
   const code = await pipeline.done;
   try {
-    return code === 0 ? await copyOut(pipeline, outDir, isRmeta, io) : code;
+    return code === 0 ? await reading(pipeline.root, copyOut(pipeline, outDir, isRmeta, io)) : code;
   } finally {
     if (!io.keepsChildren || code !== 0) pipeline.forget();
   }
@@ -258,7 +278,9 @@ async function answerCompile(
   setDetached(pipeline, false);
   const code = await pipeline.done;
   try {
-    return code === 0 ? await checkAndCopyCompile(pipeline, outDir, io) : code;
+    return code === 0
+      ? await reading(pipeline.root, checkAndCopyCompile(pipeline, outDir, io))
+      : code;
   } finally {
     pipeline.forget();
   }
@@ -334,6 +356,7 @@ function startPipeline(
   const metadata = new Promise<boolean>((resolve) => announce = resolve);
   let privateOut: string | undefined;
   const pipeline: Pipeline = {
+    root,
     key,
     stop,
     stderr: new HeldOutput(sinks.stderr),
@@ -347,8 +370,16 @@ function startPipeline(
     running: true,
     forget() {
       if (pipelines.get(root) === pipeline) pipelines.delete(root);
-      if (privateOut !== undefined) removeIfPresent(privateOut);
+      const directory = privateOut;
       privateOut = undefined;
+      if (directory === undefined) return;
+      (readers.get(root) ?? Promise.resolve()).then(() => {
+        try {
+          removeIfPresent(directory);
+        } catch (error) {
+          io.warn(wrapperMessage(`cannot remove ${directory} (${describeError(error)})`));
+        }
+      });
     },
   };
   // Registered before anything is awaited: a second run for this store finds it.
@@ -369,6 +400,8 @@ function startPipeline(
         privateOut = Deno.makeTempDirSync({ prefix: "process-wrapper-out-" });
       }
       pipeline.out = privateOut ?? `${root}/out`;
+      await readers.get(root);
+      if (stop.signal.aborted) return code;
       removeIfPresent(pipeline.out);
       Deno.mkdirSync(pipeline.out, { recursive: true });
       const args = plan.args.with(outDirIndex, `${OUT_DIR}${pipeline.out}`);
@@ -390,8 +423,8 @@ function startPipeline(
             if (holdAtMetadata) {
               pipeline.stderr.hold();
               pipeline.raw.hold();
-              // Its code generation is needed only at the link; the dependents it now lets start
-              // are on the build's critical path: under contention, they get the CPU first.
+              // Its code generation is needed only by its compile and what links it; the dependents
+              // it now lets start are on the critical path: under contention, they go first.
               if (rustc !== undefined) lowerPriority(rustc, CODEGEN_NICENESS);
             }
             announce(true);

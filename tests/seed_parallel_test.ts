@@ -42,23 +42,28 @@ Deno.test({
   async fn() {
     await using dir = await tempDir("pw-many-", MANY_FILES_PARENT);
     const paths = makeLargeTree(`${dir.path}/seed`);
-    const result = await runWrapper(
-      [...seedArgs("seed", "dest", "r.json"), "--exit-early", "true"],
-      {
-        cwd: dir.path,
-      },
-    );
-    assert.deepEqual(result.code, 0, result.stderr);
-    const report = JSON.parse(Deno.readTextFileSync(`${dir.path}/r.json`));
-    assert.ok(report.threads >= 2, `threads: ${report.threads}`);
-    assert.deepEqual([report.mode, report.files, report.linked], ["hardlink", FILES, FILES]);
-    const seeded = sortedPaths(`${dir.path}/dest`).filter((path) => path.includes("/"));
-    assert.deepEqual(seeded, paths);
-    for (const path of paths) {
-      const stat = Deno.statSync(`${dir.path}/dest/${path}`);
-      assert.deepEqual(stat.ino, Deno.statSync(`${dir.path}/seed/${path}`).ino, path);
-      assert.deepEqual(stat.nlink, 2, path);
+    // A helper that starts late (a loaded machine) finds every chunk taken, and rightly is not
+    // waited for: several tries, each of which must seed every file exactly once.
+    const threads: number[] = [];
+    for (let attempt = 0; attempt < 5 && !threads.some((count) => count >= 2); attempt++) {
+      if (attempt > 0) Deno.removeSync(`${dir.path}/dest`, { recursive: true });
+      const result = await runWrapper(
+        [...seedArgs("seed", "dest", "r.json"), "--exit-early", "true"],
+        { cwd: dir.path },
+      );
+      assert.deepEqual(result.code, 0, result.stderr);
+      const report = JSON.parse(Deno.readTextFileSync(`${dir.path}/r.json`));
+      threads.push(report.threads);
+      assert.deepEqual([report.mode, report.files, report.linked], ["hardlink", FILES, FILES]);
+      const seeded = sortedPaths(`${dir.path}/dest`).filter((path) => path.includes("/"));
+      assert.deepEqual(seeded, paths);
+      for (const path of paths) {
+        const stat = Deno.statSync(`${dir.path}/dest/${path}`);
+        assert.deepEqual(stat.ino, Deno.statSync(`${dir.path}/seed/${path}`).ino, path);
+        assert.deepEqual(stat.nlink, 2, path);
+      }
     }
+    assert.ok(threads.some((count) => count >= 2), `threads in each try: ${threads.join(", ")}`);
   },
 });
 

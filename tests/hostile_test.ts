@@ -147,23 +147,26 @@ Deno.test({
   ignore: Deno.uid() !== 0 || which("unshare") === undefined,
   async fn() {
     await using dir = await tempDir();
-    // The child outlives its job: on SIGTERM it waits for the test to say "go", then exits.
+    // The child outlives its job: on SIGTERM it reaps the job, waits for the test to say "go",
+    // then exits. It waits on a FIFO: a polling loop would fork, and every fork may take the id
+    // meant for the stranger.
     writeScript(
       dir.path,
       "child.sh",
-      "trap 'while [ ! -e go ]; do sleep 0.05; done; exit 0' TERM; sleep 600 & echo $! > job; wait",
+      "trap 'wait; read _ < go; exit 0' TERM; sleep 600 & echo $! > job; wait",
     );
     const scenario = writeScript(
       dir.path,
       "scenario.sh",
-      `"$DENO" run -A "$MAIN" -- ./child.sh &
+      `mkfifo go
+"$DENO" run -A "$MAIN" -- ./child.sh &
 wrapper=$!
 while [ ! -s job ]; do sleep 0.05; done
 job=$(cat job)
 kill -TERM $wrapper
 while [ -e /proc/$job ]; do sleep 0.05; done
-# The child's wait loop forks too, and may take the id first: try again.
-for attempt in $(seq 50); do
+# Another process may fork in between and take the id first: try again.
+for attempt in $(seq 200); do
   echo $((job - 1)) > /proc/sys/kernel/ns_last_pid
   sleep 30 &
   stranger=$!
@@ -171,7 +174,7 @@ for attempt in $(seq 50); do
   kill $stranger
 done
 [ "$stranger" = "$job" ] || { echo "the id $job was not reused"; exit 2; }
-touch go
+echo go > go
 wait $wrapper
 echo "wrapper $?"
 if kill -0 $stranger 2>/dev/null; then echo "stranger alive"; kill $stranger; else echo "stranger killed"; fi

@@ -188,8 +188,9 @@ export async function stopProcessTree(
 }
 
 /**
- * Lowers the scheduling priority of every thread of `process` by `steps`
- * (niceness, up to 19), if it is still the same process: under contention,
+ * Lowers the scheduling priority of every thread of `process` to its main
+ * thread's niceness plus `steps` (at most 19), if it is still the same
+ * process: under contention,
  * the CPU goes to the others first. Linux gives each thread its own niceness,
  * and threads started later inherit their starter's. Nothing happens where
  * there is no `/proc`, or for a thread gone meanwhile.
@@ -208,6 +209,13 @@ export async function stopProcessTree(
  */
 export function lowerPriority(process: ProcessIdentity, steps: number): void {
   if (!isSameProcess(process)) return;
+  let target: number;
+  try {
+    // One niceness for every thread: a thread started by one already lowered has it already.
+    target = Math.min(19, getPriority(process.pid) + steps);
+  } catch {
+    return; // Gone.
+  }
   const lowered = new Set<string>();
   // A thread not yet lowered may start another meanwhile, with its old niceness: once more,
   // until a pass finds no new thread.
@@ -227,7 +235,7 @@ export function lowerPriority(process: ProcessIdentity, steps: number): void {
         // signal, microseconds remain between the look and the call.
         Deno.statSync(`/proc/${process.pid}/task/${name}`);
         const thread = Number(name);
-        setPriority(thread, Math.min(19, getPriority(thread) + steps));
+        if (getPriority(thread) < target) setPriority(thread, target);
       } catch {
         // The thread ended meanwhile.
       }

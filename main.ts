@@ -131,13 +131,18 @@ async function runPlannedChild(plan: ChildPlan, options: Options, io: RunIO): Pr
 /** The store is loaded only by the command lines that use one. */
 async function leaseStore(plan: ChildPlan, io: RunIO): Promise<StoreLease | undefined> {
   if (plan.incrementalStore === undefined) return undefined;
-  const { childInputs, leaseIncrementalStore, leaseStoreCopy } = await import(
+  const { childInputs, leaseIncrementalStore, leaseStoreCopy, storeKey } = await import(
     "./mod/store/mod.ts"
   );
   // Killed once metadata is written, rustc would never finalize: it reads a private copy.
   return plan.output.quitOnMetadata
     ? await leaseStoreCopy(plan.incrementalStore, io.warn)
-    : await leaseIncrementalStore(plan.incrementalStore, childInputs(plan), io.warn, io.cancel);
+    : await leaseIncrementalStore(
+      plan.incrementalStore,
+      await storeKey(childInputs(plan)),
+      io.warn,
+      io.cancel,
+    );
 }
 
 /** Seeded or stored state reaches rustc only in the working directory that made it. */

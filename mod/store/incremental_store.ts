@@ -178,28 +178,30 @@ export async function storeKey(argv: readonly string[]): Promise<string> {
 }
 
 /**
- * Takes the store at `root` for a child run with inputs `argv` (see
- * {@linkcode childInputs}): creates it if missing, waits for its lock and for
- * a child that a dead wrapper left using it (until `cancel` is aborted), and
- * empties it when `argv`'s key differs from the one it holds. Returns
+ * Takes the store at `root` for a child run whose inputs have `key` (the
+ * {@linkcode storeKey} of its {@linkcode childInputs}): creates it if
+ * missing, waits for its lock and for a child that a dead wrapper left using
+ * it (until `cancel` is aborted), and empties it when `key` differs from the
+ * one it holds. Returns
  * `undefined` after one `warn` line when the store cannot be used.
  *
  * @example
  * ```ts
- * import { leaseIncrementalStore } from "./incremental_store.ts";
+ * import { leaseIncrementalStore, storeKey } from "./incremental_store.ts";
  * import assert from "node:assert/strict";
  * const dir = Deno.makeTempDirSync();
+ * const key = await storeKey(["rustc", "lib.rs"]);
  * const root = `${dir}/lib.store`;
  * // A lock left held (a lease never disposed) fails this example by name instead of hanging it.
  * const bound = () => AbortSignal.timeout(10_000);
  * {
- *   using lease = (await leaseIncrementalStore(root, ["rustc", "lib.rs"], console.error, bound()))!;
+ *   using lease = (await leaseIncrementalStore(root, key, console.error, bound()))!;
  *   assert.equal(lease.directory, `${root}/incr`);
  *   assert.equal(lease.kept, false); // a new store
  *   Deno.mkdirSync(lease.directory); // what rustc does
  * }
  * {
- *   using again = (await leaseIncrementalStore(root, ["rustc", "lib.rs"], console.error, bound()))!;
+ *   using again = (await leaseIncrementalStore(root, key, console.error, bound()))!;
  *   assert.equal(again.kept, true);
  * }
  * Deno.removeSync(dir, { recursive: true });
@@ -209,7 +211,7 @@ export async function storeKey(argv: readonly string[]): Promise<string> {
  */
 export async function leaseIncrementalStore(
   root: string,
-  argv: readonly string[],
+  key: string,
   warn: (line: string) => void,
   cancel?: AbortSignal,
 ): Promise<StoreLease | undefined> {
@@ -227,7 +229,6 @@ export async function leaseIncrementalStore(
       throw new WrapperError(`incremental store ${root}: cancelled while its last child runs`);
     }
     removeStaleCopies(root);
-    const key = await storeKey(argv);
     const directory = `${root}/incr`;
     const kept = readKey(`${root}/key`) === key;
     if (!kept) {

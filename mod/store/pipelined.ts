@@ -393,7 +393,7 @@ function startPipeline(
     let code = 1;
     try {
       await untilNoDetachedRustc(stop.signal);
-      lease = await leaseIncrementalStore(root, childInputs(plan), io.warn, stop.signal);
+      lease = await leaseIncrementalStore(root, key, io.warn, stop.signal);
       if (stop.signal.aborted) return code;
       // Without the store, rustc still must not write Bazel's outputs: a private directory.
       if (lease === undefined) {
